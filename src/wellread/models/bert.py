@@ -1,0 +1,194 @@
+"""The BERT encoder. Module and parameter names follow `transformers`' BertModel exactly, so its state
+dicts load with `strict=True`.
+
+Shapes: B batch, T tokens, H hidden size, N heads, D head size (H = N * D), F FFN size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wellread.config import BertConfig
+
+ACT_FNS = {
+    "gelu": F.gelu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+    "silu": F.silu,
+    "tanh": torch.tanh,
+}
+
+
+@dataclass
+class EncoderOutput:
+    """What an encoder returns. `hidden_states[0]` is the embedding output, `hidden_states[i]` layer i's."""
+
+    last_hidden_state: Tensor  # (B, T, H)
+    pooler_output: Tensor | None = None  # (B, H)
+    hidden_states: list[Tensor] | None = None  # L+1 x (B, T, H)
+    attention_scores: list[Tensor] | None = None  # L x (B, N, T, T), pre-softmax, before masking
+
+
+def key_padding_mask(attention_mask: Tensor | None) -> Tensor | None:
+    """(B, T) 1/0 mask -> (B, 1, 1, T) bool mask (True = attend), or None when nothing is padded."""
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    return attention_mask.bool()[:, None, None, :]
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float,
+           return_scores: bool) -> tuple[Tensor, Tensor | None]:
+    """Scaled dot-product attention over (B, N, T, D) tensors -> ((B, N, T, D), scores or None).
+
+    Uses the fused kernel unless the caller wants the pre-softmax scores (distillation), which are
+    returned before the padding mask is applied, as (B, N, T, T).
+    """
+    if not return_scores:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p), None
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.size(-1))  # (B, N, T, T)
+    masked = scores if mask is None else scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    probs = F.dropout(masked.softmax(-1), dropout_p)
+    return probs @ v, scores
+
+
+class BertEmbeddings(nn.Module):
+    """Word + position + token-type embeddings, then LayerNorm and dropout."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.register_buffer("position_ids", torch.arange(config.max_position_embeddings)[None], persistent=False)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        T = input_ids.size(1)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(self.position_ids[:, :T])  # (B, T, H)
+        if token_type_ids is None:
+            x = x + self.token_type_embeddings.weight[0]
+        else:
+            x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(nn.Module):
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool) -> tuple[Tensor, Tensor | None]:
+        B, T, H = x.shape
+        q, k, v = (lin(x).view(B, T, self.num_heads, -1).transpose(1, 2)  # (B, N, T, D)
+                   for lin in (self.query, self.key, self.value))
+        out, scores = attend(q, k, v, mask, self.dropout_p if self.training else 0.0, return_scores)
+        return out.transpose(1, 2).reshape(B, T, H), scores  # (B, T, H)
+
+
+class BertSelfOutput(nn.Module):
+    """Projection, dropout, residual and LayerNorm (after attention: H -> H; after the FFN: F -> H)."""
+
+    def __init__(self, config: BertConfig, in_features: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(in_features, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x: Tensor, residual: Tensor) -> Tensor:
+        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class BertAttention(nn.Module):
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.self = BertSelfAttention(config)
+        self.output = BertSelfOutput(config, config.hidden_size)
+
+    def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool) -> tuple[Tensor, Tensor | None]:
+        context, scores = self.self(x, mask, return_scores)
+        return self.output(context, x), scores
+
+
+class BertIntermediate(nn.Module):
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = ACT_FNS[config.hidden_act]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.dense(x))  # (B, T, F)
+
+
+class BertLayer(nn.Module):
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = BertSelfOutput(config, config.intermediate_size)
+
+    def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool = False) -> tuple[Tensor, Tensor | None]:
+        x, scores = self.attention(x, mask, return_scores)
+        return self.output(self.intermediate(x), x), scores  # (B, T, H)
+
+
+class BertEncoder(nn.Module):
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, x: Tensor, mask: Tensor | None, output_hidden_states: bool = False,
+                output_attention_scores: bool = False) -> EncoderOutput:
+        hidden = [x] if output_hidden_states else None
+        all_scores = [] if output_attention_scores else None
+        for layer in self.layer:
+            x, scores = layer(x, mask, output_attention_scores)
+            if hidden is not None:
+                hidden.append(x)
+            if all_scores is not None:
+                all_scores.append(scores)
+        return EncoderOutput(x, None, hidden, all_scores)
+
+
+class BertPooler(nn.Module):
+    """tanh(dense(first token's state)) -> (B, H)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.tanh(self.dense(x[:, 0]))
+
+
+class BertModel(nn.Module):
+    """Embeddings, L transformer layers and (optionally) the pooler; HF's `BertModel`."""
+
+    encoder_class: type[nn.Module] = BertEncoder
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = self.encoder_class(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None, *, output_hidden_states: bool = False,
+                output_attention_scores: bool = False) -> EncoderOutput:
+        """input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T)."""
+        x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        out = self.encoder(x, key_padding_mask(attention_mask), output_hidden_states, output_attention_scores)
+        if self.pooler is not None:
+            out.pooler_output = self.pooler(out.last_hidden_state)
+        return out
