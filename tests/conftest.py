@@ -1,0 +1,34 @@
+"""Shared fixtures. Tests that need the real data read its folder from WELLREAD_DATA (set by .ci/run):
+unset -> those tests are skipped; set but the file is missing -> they fail loudly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder (the one holding MANIFEST.md), or skip when WELLREAD_DATA is unset."""
+    root = os.environ.get("WELLREAD_DATA")
+    if not root:
+        pytest.skip("WELLREAD_DATA is not set (real-data test)")
+    path = Path(root)
+    if not (path / "MANIFEST.md").is_file():
+        pytest.fail(f"WELLREAD_DATA={root} is set but holds no MANIFEST.md: the shared data is missing")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_path(shared_data: Path):
+    """data_path("glue/SST-2/dev.tsv") -> the file under WELLREAD_DATA; fails (not skips) when it is missing."""
+
+    def find(relative: str) -> Path:
+        path = shared_data / relative
+        if not path.exists():
+            pytest.fail(f"{path} is missing from WELLREAD_DATA={shared_data}")
+        return path
+
+    return find
