@@ -43,6 +43,12 @@ class HeadOutput:
     sentence_logits: Tensor | None = None  # (B, 2): sentence-order / next-sentence, pretraining heads only
 
 
+def classifier_dropout(config: BertConfig) -> nn.Dropout:
+    """HF's `classifier_dropout` when the config sets it, else the hidden dropout."""
+    p = config.extra.get("classifier_dropout")
+    return nn.Dropout(config.hidden_dropout_prob if p is None else p)
+
+
 class EncoderWithHead(nn.Module):
     """Base class: an encoder under the family prefix plus a head; subclasses set `head` and `uses_pooler`."""
 
@@ -177,7 +183,7 @@ class ForSequenceClassification(EncoderWithHead):
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
         outputs = 1 if config.problem_type == "regression" else config.num_labels
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, outputs)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
@@ -194,7 +200,7 @@ class ForTokenClassification(EncoderWithHead):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,

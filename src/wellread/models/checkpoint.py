@@ -1,0 +1,213 @@
+"""Hugging Face checkpoint folders in and out: config.json + model.safetensors (or pytorch_model.bin).
+
+Loading matches keys exactly. Encoder weights must all be present with the config's shapes, or loading
+fails naming the keys. Head weights (and the pooler) may legitimately be new, unused, or re-shaped (a new
+label set): those are listed in the returned `LoadReport`, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from wellread.config import BertConfig, load_config
+from wellread.errors import CheckpointError
+from wellread.models import FAMILIES, EncoderWithHead, architecture_name, build_model, head_of_architecture
+
+HUB_FILES = ["config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+             "pytorch_model.bin.index.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
+             "special_tokens_map.json"]
+LEGACY_BUFFERS = ("embeddings.position_ids",)  # persistent in checkpoints saved by old transformers
+ENCODER_PARTS = ("embeddings.", "encoder.")  # must match exactly; the pooler and heads may be new
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+@dataclass
+class LoadReport:
+    """What loading did beyond a one-to-one copy."""
+
+    source: str
+    initialized: list[str] = field(default_factory=list)  # absent from the checkpoint: freshly initialised
+    reinitialized: list[str] = field(default_factory=list)  # head weights of another shape: re-initialised
+    unused: list[str] = field(default_factory=list)  # in the checkpoint, no place in this model
+    ignored: list[str] = field(default_factory=list)  # legacy buffers, recomputed by the model
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.initialized:
+            out.append(f"new weights (initialised, train them): {', '.join(self.initialized)}")
+        if self.reinitialized:
+            out.append(f"head weights of another shape (re-initialised): {', '.join(self.reinitialized)}")
+        if self.unused:
+            out.append(f"checkpoint weights not used by this model: {', '.join(self.unused)}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join([f"loaded {self.source}", *self.lines()])
+
+
+def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
+    """A local model folder, or a hub id (`google/bert_uncased_L-2_H-128_A-2`) downloaded to the HF cache."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointError(f"{path} is a file; give the model folder that holds config.json")
+    if not HUB_ID.match(str(name_or_path)):
+        raise CheckpointError(f"no model folder at {path}")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(name_or_path), revision=revision, allow_patterns=HUB_FILES))
+    except Exception as err:  # the hub client raises many types: offline, 404, gated, bad revision
+        raise CheckpointError(
+            f"{name_or_path}: not a local folder, and the Hugging Face hub could not provide it "
+            f"({type(err).__name__}: {err}). Offline? Download it elsewhere and pass the folder."
+        ) from None
+
+
+def read_state_dict(folder: Path) -> dict[str, Tensor]:
+    """The weights of a model folder: (sharded) safetensors, else pytorch_model.bin with weights_only."""
+    for name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = folder / name
+        if index.is_file():
+            try:
+                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            except (json.JSONDecodeError, KeyError, AttributeError) as err:
+                raise CheckpointError(f"{index} is not a valid shard index ({err})") from None
+            state: dict[str, Tensor] = {}
+            for shard in shards:
+                state.update(_read_weight_file(folder / shard))
+            return state
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return _read_weight_file(folder / name)
+    raise CheckpointError(f"{folder} has no weights (model.safetensors or pytorch_model.bin)")
+
+
+def _read_weight_file(path: Path) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"weight file {path} is missing")
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(path)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError) as err:
+        raise CheckpointError(f"cannot read weights from {path}: {err}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} does not hold a state dict")
+    return state
+
+
+def tied_aliases(model: nn.Module) -> set[str]:
+    """Parameter names that alias an earlier one (the masked-LM decoder tied to the word embeddings)."""
+    seen: set[int] = set()
+    aliases = set()
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if id(param) in seen:
+            aliases.add(name)
+        seen.add(id(param))
+    return aliases
+
+
+def _align_prefix(state: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
+    """Add or strip the family prefix (`bert.`) so bare-encoder and head checkpoints fit either model."""
+    prefix = FAMILIES[model.config.model_type].prefix + "."
+    has_prefix = any(k.startswith(prefix) for k in state)
+    wants_prefix = isinstance(model, EncoderWithHead)
+    if has_prefix and not wants_prefix:
+        return {k.removeprefix(prefix): v for k, v in state.items()}
+    if wants_prefix and not has_prefix:
+        return {(prefix + k if k.startswith((*ENCODER_PARTS, "pooler.")) else k): v for k, v in state.items()}
+    return state
+
+
+def load_state(model: nn.Module, state: dict[str, Tensor], source: str) -> LoadReport:
+    """Copy `state` into `model`; raise CheckpointError on any encoder mismatch, report head differences."""
+    report = LoadReport(source)
+    prefix = FAMILIES[model.config.model_type].prefix + "."
+    report.ignored = [k for k in state if k.removeprefix(prefix) in LEGACY_BUFFERS]
+    state = _align_prefix({k: v for k, v in state.items() if k not in report.ignored}, model)
+    expected = model.state_dict()
+    aliases = tied_aliases(model)
+
+    def is_encoder(key: str) -> bool:
+        return key.removeprefix(prefix).startswith(ENCODER_PARTS)
+
+    missing = [k for k in expected if k not in state and k not in aliases]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [k for k in state if k in expected and state[k].shape != expected[k].shape]
+    errors = []
+    if bad := [k for k in missing if is_encoder(k)]:
+        errors.append(f"missing encoder weights: {_some(bad)}")
+    if bad := [k for k in unexpected if is_encoder(k)]:
+        errors.append(f"unexpected encoder weights: {_some(bad)}")
+    if bad := [k for k in mismatched if is_encoder(k)]:
+        errors.append("shapes differ from the config: " + _some(
+            [f"{k} checkpoint {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}" for k in bad]))
+    if errors:
+        raise CheckpointError(f"{source} does not fit its config ({type(model).__name__}, "
+                              f"{model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}): "
+                              + "; ".join(errors))
+    report.initialized = missing
+    report.unused = unexpected
+    report.reinitialized = mismatched
+    usable = {k: v for k, v in state.items() if k in expected and k not in mismatched and k not in aliases}
+    model.load_state_dict(usable, strict=False)
+    return report
+
+
+def _some(keys: list[str], limit: int = 12) -> str:
+    more = f" (and {len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def load_model(name_or_path: str | Path, head: str | None = None, *, labels: list[str] | None = None,
+               problem_type: str | None = None, revision: str | None = None) -> tuple[nn.Module, LoadReport]:
+    """Load a Hugging Face-layout model folder or hub id.
+
+    head: "base", "masked-lm", "pretraining", "next-sentence", "sequence-classification",
+    "token-classification" or "question-answering"; default: the checkpoint's own `architectures`.
+    labels / problem_type: give a classification head this label set ("regression": one output).
+    Returns the model in eval mode and a report of new, re-initialised and unused weights.
+    """
+    folder = resolve_model_dir(name_or_path, revision)
+    config = load_config(folder)
+    if head is None:
+        head = head_of_architecture(config.architectures[0]) if config.architectures else "base"
+    if problem_type == "regression" and labels is None:
+        labels = ["score"]
+    if labels is not None:
+        config = config.with_labels(labels, problem_type)
+    model = build_model(config, head)
+    report = load_state(model, read_state_dict(folder), str(folder))
+    return model.eval(), report
+
+
+def save_model(model: nn.Module, folder: str | Path, tokenizer=None) -> Path:
+    """Write config.json and model.safetensors (and the tokenizer files) in the Hugging Face layout.
+
+    Tied weights are stored once, as transformers stores them; the weight file is replaced atomically.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config: BertConfig = model.config.replace(architectures=[architecture_name(model)])
+    if tokenizer is not None:
+        tokenizer.check_compatible(config)
+    aliases = tied_aliases(model)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k not in aliases}
+    tmp = folder / "model.safetensors.tmp"
+    save_file(state, tmp, metadata={"format": "pt"})
+    os.replace(tmp, folder / "model.safetensors")
+    config.save(folder / "config.json")
+    if tokenizer is not None:
+        tokenizer.save(folder)
+    return folder
