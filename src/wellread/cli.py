@@ -14,6 +14,9 @@ from wellread.errors import WellreadError
 
 COMMANDS: dict[str, str] = {
     "models": "wellread.commands.models",
+    "tokenizer": "wellread.commands.tokenizer",
+    "pretrain": "wellread.commands.pretrain",
+    "fill-mask": "wellread.commands.fill_mask",
 }
 """Command name -> module. Add a line here to add a command."""
 

@@ -1,0 +1,217 @@
+"""Pack a cleaned corpus into fixed-length, two-segment training sequences stored as memory-mapped shards.
+
+Sequences are built as BERT's create_pretraining_data builds them: sentences of one document are gathered
+until the target length, then split at a random sentence boundary into segments A and B (so
+sentence-order prediction has real segment pairs); 10% of sequences get a shorter random target. No
+sequence crosses a document. Documents are assigned to the validation split by a hash of their text, so
+the split is stable when the corpus grows.
+
+On disk, per maximum length and split (`len128/train`, `len128/val`, ...):
+  tokens.bin   all token ids, uint16 (uint32 for vocabularies over 65,536), no special tokens
+  offsets.npy  int64 (N+1,): sequence i is tokens[offsets[i]:offsets[i+1]]
+  a_lens.npy   int32 (N,): the length of segment A
+  index.json   counts, dtype, max length, vocabulary size
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from wellread.errors import DataError
+from wellread.tokenizer import Tokenizer
+
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Lines, then sentence ends (.!? followed by space and a capital) within each line."""
+    out = []
+    for line in text.splitlines():
+        out.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
+    return out
+
+
+def read_documents(paths: Iterable[Path], text_field: str = "text") -> Iterator[str]:
+    """Documents from `corpus build` shards (*.jsonl, *.jsonl.gz) or plain text (blank-line separated)."""
+    for path in paths:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            if ".jsonl" in path.name:
+                for line_no, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield json.loads(line)[text_field]
+                    except (json.JSONDecodeError, KeyError, TypeError) as err:
+                        raise DataError(f"{path}:{line_no}: not a JSON record with a {text_field!r} field "
+                                        f"({err})") from None
+            else:
+                block: list[str] = []
+                for line in f:
+                    if line.strip():
+                        block.append(line.rstrip("\n"))
+                    elif block:
+                        yield "\n".join(block)
+                        block = []
+                if block:
+                    yield "\n".join(block)
+
+
+def corpus_paths(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files named, or the shard/text files inside folders named."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file() and (".jsonl" in p.name or p.suffix == ".txt"))
+            paths.extend(found)
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise DataError(f"no such file or folder: {item}")
+    if not paths:
+        raise DataError(f"no corpus files (*.jsonl[.gz], *.txt) under {', '.join(map(str, inputs))}")
+    return paths
+
+
+class SequenceWriter:
+    """Appends sequences to one split folder; `close()` writes the index."""
+
+    def __init__(self, folder: Path, vocab_size: int, max_length: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.max_length, self.vocab_size = folder, max_length, vocab_size
+        self.dtype = np.uint16 if vocab_size <= 65536 else np.uint32
+        self.file = open(folder / "tokens.bin", "wb")  # noqa: SIM115 (closed in close())
+        self.lengths: list[int] = []
+        self.a_lens: list[int] = []
+
+    def add(self, a: list[int], b: list[int]) -> None:
+        np.asarray(a + b, dtype=self.dtype).tofile(self.file)
+        self.lengths.append(len(a) + len(b))
+        self.a_lens.append(len(a))
+
+    def close(self) -> dict:
+        self.file.close()
+        np.save(self.folder / "offsets.npy", np.concatenate([[0], np.cumsum(self.lengths, dtype=np.int64)]))
+        np.save(self.folder / "a_lens.npy", np.asarray(self.a_lens, dtype=np.int32))
+        index = {"sequences": len(self.lengths), "tokens": int(sum(self.lengths)), "max_length": self.max_length,
+                 "dtype": np.dtype(self.dtype).name, "vocab_size": self.vocab_size}
+        (self.folder / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+        return index
+
+
+class PackedSequences:
+    """Read-only view of a packed split: `len()`, and `pair(i) -> (segment A ids, segment B ids)`."""
+
+    def __init__(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        if not (folder / "index.json").is_file():
+            raise DataError(f"{folder} is not a packed split (no index.json); run `wellread corpus pack`")
+        self.index = json.loads((folder / "index.json").read_text())
+        self.tokens = np.memmap(folder / "tokens.bin", dtype=self.index["dtype"], mode="r")
+        self.offsets = np.load(folder / "offsets.npy")
+        self.a_lens = np.load(folder / "a_lens.npy")
+
+    def __len__(self) -> int:
+        return len(self.a_lens)
+
+    @property
+    def max_length(self) -> int:
+        return self.index["max_length"]
+
+    def pair(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.offsets[i], self.offsets[i + 1]
+        split = start + self.a_lens[i]
+        return np.asarray(self.tokens[start:split], np.int64), np.asarray(self.tokens[split:end], np.int64)
+
+
+def _truncate_pair(a: list[int], b: list[int], budget: int) -> None:
+    while len(a) + len(b) > budget:
+        longer = a if len(a) > len(b) else b
+        longer.pop()
+
+
+def document_sequences(sentences: list[list[int]], max_length: int, short_seq_prob: float,
+                       rng: np.random.Generator) -> Iterator[tuple[list[int], list[int]]]:
+    """(A, B) token pairs from one document's tokenized sentences; budget max_length - 3 for [CLS]/[SEP]x2."""
+    budget = max_length - 3
+    pieces = [s[i:i + budget] for s in sentences if s for i in range(0, len(s), budget)]  # no token is lost
+    target = budget if rng.random() >= short_seq_prob else int(rng.integers(2, budget + 1))
+    chunk: list[list[int]] = []
+    length = 0
+    for i, piece in enumerate(pieces):
+        chunk.append(piece)
+        length += len(piece)
+        if length < target and i < len(pieces) - 1:
+            continue
+        if len(chunk) >= 2:
+            cut = int(rng.integers(1, len(chunk)))
+            a = [t for s in chunk[:cut] for t in s]
+            b = [t for s in chunk[cut:] for t in s]
+        else:  # one long sentence: its two halves are the segments
+            whole = chunk[0]
+            a, b = whole[:len(whole) // 2], whole[len(whole) // 2:]
+        _truncate_pair(a, b, budget)
+        if a and b:
+            yield a, b
+        chunk, length = [], 0
+        target = budget if rng.random() >= short_seq_prob else int(rng.integers(2, budget + 1))
+
+
+@dataclass
+class PackReport:
+    documents: int = 0
+    validation_documents: int = 0
+    sentences: int = 0
+    splits: dict[str, dict] = field(default_factory=dict)
+
+
+def pack(documents: Iterable[str], tokenizer: Tokenizer, out_dir: Path, max_lengths: list[int],
+         val_permille: int = 10, short_seq_prob: float = 0.1, seed: int = 0, batch_docs: int = 512,
+         progress: bool = True) -> PackReport:
+    """Tokenize documents and write `len{L}/{train,val}` for each maximum length L."""
+    report = PackReport()
+    writers = {(L, split): SequenceWriter(out_dir / f"len{L}" / split, tokenizer.vocab_size, L)
+               for L in max_lengths for split in ("train", "val")}
+    backend = tokenizer.backend
+    bar = tqdm(desc="pack", unit=" docs", disable=not progress)
+
+    def flush(docs: list[str]) -> None:
+        per_doc = [split_sentences(d) for d in docs]
+        flat = [s for sents in per_doc for s in sents]
+        ids = [e.ids for e in backend.encode_batch(flat, add_special_tokens=False)] if flat else []
+        pos = 0
+        for doc, sents in zip(docs, per_doc, strict=True):
+            doc_ids, pos = ids[pos:pos + len(sents)], pos + len(sents)
+            split = "val" if zlib.crc32(doc.encode("utf-8")) % 1000 < val_permille else "train"
+            report.documents += 1
+            report.validation_documents += split == "val"
+            report.sentences += len(sents)
+            rng = np.random.default_rng([seed, report.documents])
+            for L in max_lengths:
+                for a, b in document_sequences(doc_ids, L, short_seq_prob, rng):
+                    writers[(L, split)].add(a, b)
+        bar.update(len(docs))
+
+    batch: list[str] = []
+    for doc in documents:
+        batch.append(doc)
+        if len(batch) >= batch_docs:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    bar.close()
+    for (L, split), writer in writers.items():
+        report.splits[f"len{L}/{split}"] = writer.close()
+    tokenizer.save(out_dir / "tokenizer")
+    (out_dir / "pack_report.json").write_text(json.dumps(report.__dict__, indent=2) + "\n")
+    return report

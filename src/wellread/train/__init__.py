@@ -1,0 +1,1 @@
+"""Training: the one loop (loop.py), optimisers and schedule (optim.py), masked-LM pretraining."""
