@@ -134,3 +134,27 @@ def test_config_round_trips_unknown_fields(tmp_path, minilm_dir) -> None:
     original = json.loads((minilm_dir / "config.json").read_text())
     written = json.loads((tmp_path / "config.json").read_text())
     assert written == original
+
+
+def test_hub_ids_resolve_through_huggingface_hub(tmp_path, monkeypatch) -> None:
+    import huggingface_hub
+
+    folder = tmp_path / "snapshot"
+    save_model(build_model(preset("tiny").replace(num_hidden_layers=1, vocab_size=200), "base"), folder)
+    calls = []
+
+    def fake_download(repo_id, revision=None, allow_patterns=None):
+        calls.append((repo_id, revision, allow_patterns))
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    model, _ = load_model("google/bert_uncased_L-2_H-128_A-2")
+    assert calls[0][0] == "google/bert_uncased_L-2_H-128_A-2" and "model.safetensors" in calls[0][2]
+    assert model.config.num_hidden_layers == 1
+
+    def offline(*args, **kwargs):
+        raise huggingface_hub.errors.LocalEntryNotFoundError("offline")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CheckpointError, match="hub could not provide it"):
+        load_model("someone/some-model")

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Raw text -> clean, de-duplicated corpus -> fresh WordPiece vocab + packed sequences -> pretrained BERT-Tiny
+# -> fill-mask. Each stage is skipped when its output is complete, so a re-run continues after a crash.
+#
+#   bash recipes/pretrain_tiny.sh [TEXT_DIR] [OUT_DIR]        (defaults: ../shared/data/corpus runs/tiny)
+#   STEPS=6000 BATCH=64 bash recipes/pretrain_tiny.sh ...      (longer training; defaults 300 steps, batch 32)
+set -euo pipefail
+SRC=${1:-../shared/data/corpus}
+OUT=${2:-runs/tiny}
+STEPS=${STEPS:-300}
+BATCH=${BATCH:-32}
+VOCAB=${VOCAB:-30522}
+
+if [ ! -f "$OUT/corpus/manifest.json" ]; then
+  # the Brown POS dev/test files are evaluation data: keep them out of the pretraining text
+  wellread corpus build "$SRC" --exclude '*/brown_pos/dev.conll' --exclude '*/brown_pos/test.conll' \
+    --out "$OUT/corpus" --overwrite
+fi
+if [ ! -f "$OUT/packed/pack_report.json" ]; then
+  wellread corpus pack "$OUT/corpus" --vocab-size "$VOCAB" --max-length 128 --out "$OUT/packed"
+fi
+wellread pretrain --data "$OUT/packed" --model tiny --phase "128:$STEPS" --batch-size "$BATCH" \
+  --eval-every 100 --save-every 100 --out "$OUT/model" --resume
+wellread fill-mask --model "$OUT/model" --top-k 3 \
+  "she opened the [MASK] and walked into the room." \
+  "the [MASK] of the united states lives in washington."
