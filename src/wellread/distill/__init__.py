@@ -1,0 +1,1 @@
+"""Knowledge distillation: losses (losses.py) and teacher/student layer mapping (layers.py)."""
