@@ -1,6 +1,6 @@
 """`wellread <command>`: each command lives in `wellread.commands.<module>` and is imported on use.
 
-A command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
+A command module defines `add_arguments(parser)` and `run(args) -> int`; its docstring becomes its --help.
 Errors caused by the user's input (WellreadError) are printed without a traceback, exit status 2.
 """
 
@@ -12,25 +12,34 @@ import sys
 
 from wellread.errors import WellreadError
 
-COMMANDS: dict[str, str] = {
-    "models": "wellread.commands.models",
-    "tokenizer": "wellread.commands.tokenizer",
-    "pretrain": "wellread.commands.pretrain",
-    "fill-mask": "wellread.commands.fill_mask",
+COMMANDS: dict[str, tuple[str, str]] = {
+    "models": ("wellread.commands.models", "list the model presets with parameter counts"),
+    "corpus": ("wellread.commands.corpus", "build a clean, de-duplicated corpus; pack it into training sequences"),
+    "tokenizer": ("wellread.commands.tokenizer", "train a WordPiece vocabulary; encode text with one"),
+    "pretrain": ("wellread.commands.pretrain", "pretrain with masked-LM (+ sentence order) on packed sequences"),
+    "fill-mask": ("wellread.commands.fill_mask", "show a masked-LM's predictions for [MASK] tokens"),
+    "finetune": ("wellread.commands.finetune", "fine-tune on GLUE, SICK, QA, NER or your own data (grid search)"),
+    "glue": ("wellread.commands.glue", "fine-tune and evaluate on every GLUE task found; print the table"),
+    "evaluate": ("wellread.commands.evaluate", "evaluate a fine-tuned model on a task's data"),
+    "predict": ("wellread.commands.predict", "predict labels for a file with a fine-tuned model"),
 }
-"""Command name -> module. Add a line here to add a command."""
+"""Command name -> (module, one-line help). Only the command being run is imported (torch is slow to load)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; the full arguments of `command` only (every command when None)."""
     parser = argparse.ArgumentParser(
         prog="wellread",
         description="Compact BERT models end to end: pretrain, fine-tune, distil, shorten and serve. "
                     "Run `wellread COMMAND --help` for each command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in COMMANDS.items():
+    for name, (module_name, help_text) in COMMANDS.items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+        p = sub.add_parser(name, help=help_text, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -38,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(chosen if chosen in COMMANDS else "").parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except WellreadError as err:
