@@ -204,3 +204,22 @@ def test_pretrain_and_fill_mask_cli(packed: Path, tmp_path: Path, capsys) -> Non
     assert main(["pretrain", "--data", str(packed), "--out", str(out), "--model", "tiny", "--phase", "32:3",
                  "--phase", "64:2", "--batch-size", "4", "--no-progress", "--resume"]) == 0
     assert "already complete" in capsys.readouterr().out
+
+
+def test_corpus_pack_cli_trains_a_vocabulary(tmp_path: Path, capsys) -> None:
+    corpus = write_corpus(tmp_path, docs=30, seed=3)
+    out = tmp_path / "packed"
+    assert main(["corpus", "pack", str(corpus), "--vocab-size", "150", "--min-frequency", "1", "--max-length", "32",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "len32/train" in capsys.readouterr().out
+    assert Tokenizer.load(out / "tokenizer").vocab_size <= 150
+    assert len(PackedSequences(out / "len32" / "train")) > 0
+    assert main(["corpus", "pack", str(tmp_path / "missing"), "--vocab-size", "150", "--out", str(out)]) == 2
+
+
+def test_training_curves_plot(packed: Path, tmp_path: Path) -> None:
+    run_training(packed, tmp_path / "run", 3)
+    png = tmp_path / "curves.png"
+    assert main(["plot", str(tmp_path / "run" / "log.jsonl"), str(tmp_path / "run" / "log.jsonl"),
+                 "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

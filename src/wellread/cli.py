@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenizer": ("wellread.commands.tokenizer", "train a WordPiece vocabulary; encode text with one"),
     "pretrain": ("wellread.commands.pretrain", "pretrain with masked-LM (+ sentence order) on packed sequences"),
     "fill-mask": ("wellread.commands.fill_mask", "show a masked-LM's predictions for [MASK] tokens"),
+    "plot": ("wellread.commands.plot", "plot a run's training and validation curves to a PNG"),
     "finetune": ("wellread.commands.finetune", "fine-tune on GLUE, SICK, QA, NER or your own data (grid search)"),
     "glue": ("wellread.commands.glue", "fine-tune and evaluate on every GLUE task found; print the table"),
     "evaluate": ("wellread.commands.evaluate", "evaluate a fine-tuned model on a task's data"),

@@ -55,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, default=500, help="validate every N steps (default 500)")
     p.add_argument("--eval-sequences", type=int, default=2000, help="validation sequences per evaluation")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default 500)")
+    p.add_argument("--no-length-grouping", action="store_true",
+                   help="plain shuffled batches (default: batches of similar lengths, far less padding)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.jsonl)")
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         split = args.data / f"len{length}"
         val = PackedSequences(split / "val") if (split / "val" / "index.json").is_file() else None
-        task = PretrainingTask(PackedSequences(split / "train"), val, tokenizer, options, args.eval_sequences)
+        task = PretrainingTask(PackedSequences(split / "train"), val, tokenizer, options, args.eval_sequences,
+                               group_by_length=0 if args.no_length_grouping else args.batch_size)
         train_args = TrainArgs(
             output_dir=phase_dir, max_steps=steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
             lr=args.lr, weight_decay=args.weight_decay, warmup=args.warmup, optimizer=args.optimizer, bf16=bf16,

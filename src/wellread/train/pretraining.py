@@ -20,6 +20,7 @@ from wellread.corpus.pack import PackedSequences
 from wellread.models.checkpoint import save_model
 from wellread.tokenizer import Tokenizer
 from wellread.train.masking import mask_tokens
+from wellread.train.order import length_grouped_order
 
 
 @dataclass
@@ -33,8 +34,11 @@ class PretrainingTask:
     """Collates packed (A, B) pairs into `[CLS] A [SEP] B [SEP]`, masks them, and scores the MLM/SOP heads."""
 
     def __init__(self, train: PackedSequences, val: PackedSequences | None, tokenizer: Tokenizer,
-                 options: MaskingOptions, eval_sequences: int = 2000, eval_batch_size: int = 64) -> None:
+                 options: MaskingOptions, eval_sequences: int = 2000, eval_batch_size: int = 64,
+                 group_by_length: int = 0) -> None:
+        """group_by_length: the loop's batch size to group similar lengths into batches (0: plain shuffle)."""
         self.train, self.val, self.tok, self.opt = train, val, tokenizer, options
+        self.group_by_length = group_by_length
         self.eval_sequences, self.eval_batch_size = eval_sequences, eval_batch_size
         vocab = tokenizer.vocab
         self.word_start = np.ones(tokenizer.vocab_size, dtype=bool)
@@ -44,6 +48,11 @@ class PretrainingTask:
 
     def num_examples(self) -> int:
         return len(self.train)
+
+    def order(self, epoch: int, generator: torch.Generator) -> list[int]:
+        if not self.group_by_length:
+            return torch.randperm(len(self.train), generator=generator).tolist()
+        return length_grouped_order(np.diff(self.train.offsets), self.group_by_length, generator)
 
     def build(self, data: PackedSequences, indices: list[int], g: torch.Generator) -> dict[str, Tensor]:
         """Inputs padded to the longest sequence of the batch, masked, with sentence-order labels."""
