@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from wellread.config import preset
+from wellread.config import load_config, preset
 from wellread.corpus.pack import PackedSequences
 from wellread.errors import WellreadError
 from wellread.models import build_model
@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="folder written by `wellread corpus pack`")
     p.add_argument("--out", required=True, type=Path, help="output model folder")
     p.add_argument("--model", default="tiny",
-                   help="a preset (see `wellread models`; default tiny) or a model folder to continue from")
+                   help="a preset (see `wellread models`; default tiny), a config.json, or a model folder to "
+                        "continue from")
     p.add_argument("--phase", action="append", metavar="LENGTH:STEPS",
                    help="sequence length and optimizer steps; repeat for two-phase training (default 128:1000)")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per optimizer step (default 32)")
@@ -57,6 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default 500)")
     p.add_argument("--no-length-grouping", action="store_true",
                    help="plain shuffled batches (default: batches of similar lengths, far less padding)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.jsonl)")
@@ -76,18 +78,22 @@ def parse_phases(specs: list[str] | None) -> list[tuple[int, int]]:
 
 
 def initial_model(name: str, tokenizer: Tokenizer, max_length: int) -> torch.nn.Module:
+    """A model folder to continue from, or a fresh model from a config.json file or a preset name."""
     if Path(name).is_dir():
         model, report = load_model(name, "pretraining")
         for line in report.lines():
             print(line)
         return model
-    config = preset(name).replace(vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
+    base = load_config(name) if name.endswith(".json") else preset(name)
+    config = base.replace(vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
                                   max_position_embeddings=max(512, max_length))
     return build_model(config, "pretraining")
 
 
 def run(args: argparse.Namespace) -> int:
     phases = parse_phases(args.phase)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     tokenizer = Tokenizer.load(args.data / "tokenizer")
     model = initial_model(args.model, tokenizer, max(length for length, _ in phases))
     tokenizer.check_compatible(model.config)
