@@ -149,3 +149,17 @@ def test_training_mode_dropout_differs_and_eval_is_deterministic() -> None:
     assert not torch.equal(a, b)
     model.eval()
     assert torch.equal(model(ids, mask, types).last_hidden_state, model(ids, mask, types).last_hidden_state)
+
+
+def test_fused_inference_projection_tracks_weight_updates() -> None:
+    model = build_model(config_from_dict(hf_config("bert", "base").to_dict()), "base").eval()
+    ids, mask, types = batch()
+    with_grad = model(ids, mask, types).last_hidden_state.detach()
+    with torch.no_grad():
+        fused = model(ids, mask, types).last_hidden_state
+    assert (fused - with_grad).abs().max() <= 1e-6
+    with torch.no_grad():  # an in-place update (what an optimizer step does) must invalidate the fused weights
+        model.encoder.layer[0].attention.self.key.weight.add_(torch.randn(32, 32))
+        after = model(ids, mask, types).last_hidden_state
+    assert (after - fused).abs().max() > 1e-3
+    assert (after - model(ids, mask, types).last_hidden_state.detach()).abs().max() <= 1e-6

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from wellread.config import load_config, preset
+from wellread.config import ALIASES, PRESETS, load_config, preset
 from wellread.corpus.pack import PackedSequences
 from wellread.errors import WellreadError
 from wellread.models import build_model
@@ -78,8 +78,11 @@ def parse_phases(specs: list[str] | None) -> list[tuple[int, int]]:
 
 
 def initial_model(name: str, tokenizer: Tokenizer, max_length: int) -> torch.nn.Module:
-    """A model folder to continue from, or a fresh model from a config.json file or a preset name."""
-    if Path(name).is_dir():
+    """A fresh model from a preset name or a config.json file, or a model folder to continue from.
+
+    Preset names win over folders of the same name (write `./tiny` for a folder called tiny).
+    """
+    if name not in PRESETS and name not in ALIASES and Path(name).is_dir():
         model, report = load_model(name, "pretraining")
         for line in report.lines():
             print(line)
