@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.models.bert import ACT_FNS, BertModel, EncoderOutput
+from wellread.models.bert import ACT_FNS, BertModel, EncoderOutput, Linear
 from wellread.models.squeezebert import SqueezeBertModel
 
 
@@ -79,7 +79,7 @@ class EncoderWithHead(nn.Module):
 class PredictionHeadTransform(nn.Module):
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
         self.act = ACT_FNS[config.hidden_act]
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
@@ -93,7 +93,7 @@ class LMPredictionHead(nn.Module):
     def __init__(self, config: BertConfig, word_embeddings: nn.Embedding) -> None:
         super().__init__()
         self.transform = PredictionHeadTransform(config)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.decoder = Linear(config.hidden_size, config.vocab_size)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.decoder.weight = word_embeddings.weight
         self.decoder.bias = self.bias
@@ -108,7 +108,7 @@ class MLMHead(nn.Module):
     def __init__(self, config: BertConfig, word_embeddings: nn.Embedding, sentence_head: bool) -> None:
         super().__init__()
         self.predictions = LMPredictionHead(config, word_embeddings)
-        self.seq_relationship = nn.Linear(config.hidden_size, 2) if sentence_head else None
+        self.seq_relationship = Linear(config.hidden_size, 2) if sentence_head else None
 
 
 class SentenceHead(nn.Module):
@@ -116,7 +116,7 @@ class SentenceHead(nn.Module):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        self.seq_relationship = nn.Linear(config.hidden_size, 2)
+        self.seq_relationship = Linear(config.hidden_size, 2)
 
 
 def _gather(x: Tensor, positions: Tensor | None) -> Tensor:
@@ -184,7 +184,7 @@ class ForSequenceClassification(EncoderWithHead):
         super().__init__(config)
         outputs = 1 if config.problem_type == "regression" else config.num_labels
         self.dropout = classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, outputs)
+        self.classifier = Linear(config.hidden_size, outputs)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, **kwargs: bool) -> HeadOutput:
@@ -201,7 +201,7 @@ class ForTokenClassification(EncoderWithHead):
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
         self.dropout = classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = Linear(config.hidden_size, config.num_labels)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, **kwargs: bool) -> HeadOutput:
@@ -217,7 +217,7 @@ class ForQuestionAnswering(EncoderWithHead):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
-        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.qa_outputs = Linear(config.hidden_size, 2)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, **kwargs: bool) -> HeadOutput:
