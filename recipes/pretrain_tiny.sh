@@ -12,9 +12,13 @@ BATCH=${BATCH:-32}
 VOCAB=${VOCAB:-30522}
 
 if [ ! -f "$OUT/corpus/manifest.json" ]; then
-  # the Brown POS dev/test files are evaluation data: keep them out of the pretraining text
-  wellread corpus build "$SRC" --exclude '*/brown_pos/dev.conll' --exclude '*/brown_pos/test.conll' \
-    --out "$OUT/corpus" --overwrite
+  # The Brown POS files are evaluation data (and repeat brown.txt): keep them out, and drop any document that
+  # shares a 13-word run with the dev/test files (brown.txt holds their text too).
+  decon=()
+  for f in "$SRC/brown_pos/dev.conll" "$SRC/brown_pos/test.conll"; do
+    [ -f "$f" ] && decon+=(--decontaminate "$f")
+  done
+  wellread corpus build "$SRC" --exclude '*/brown_pos/*' "${decon[@]}" --out "$OUT/corpus" --overwrite --no-progress
 fi
 if [ ! -f "$OUT/packed/pack_report.json" ]; then
   wellread corpus pack "$OUT/corpus" --vocab-size "$VOCAB" --max-length 128 --out "$OUT/packed"
