@@ -42,6 +42,9 @@ def tsv(*rows: tuple) -> str:
 # --- GLUE layouts ---------------------------------------------------------------------------------
 
 
+STSB_HEADER = ("index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2",
+               "score")
+
 def test_cola_headerless_train_and_test_with_header(tmp_path):
     write(
         tmp_path / "CoLA/train.tsv",
@@ -78,18 +81,7 @@ def test_mrpc_quote_inside_sentence_bom_and_crlf(tmp_path):
 
 
 def test_stsb_float_scores(tmp_path):
-    header = (
-        "index",
-        "genre",
-        "filename",
-        "year",
-        "old_index",
-        "source1",
-        "source2",
-        "sentence1",
-        "sentence2",
-        "score",
-    )
+    header = STSB_HEADER
     write(
         tmp_path / "dev.tsv",
         tsv(header, (0, "main-captions", "MSRvid", "2012test", 1, "none", "none", "A man.", "A guy.", "5.000")),
@@ -170,18 +162,7 @@ def test_nli_pair_tasks(tmp_path, task, header, row, expected):
 
 
 def test_malformed_rows_all_reported_with_file_and_line(tmp_path):
-    header = (
-        "index",
-        "genre",
-        "filename",
-        "year",
-        "old_index",
-        "source1",
-        "source2",
-        "sentence1",
-        "sentence2",
-        "score",
-    )
+    header = STSB_HEADER
     good = (0, "g", "f", "y", 0, "s", "s", "A.", "B.")
     path = write(tmp_path / "train.tsv", tsv(header, good + ("1.5",), good + ("high",), good + ("nan",), good))
     with pytest.raises(DataError) as error:
