@@ -297,6 +297,7 @@ def test_finetune_qa_v1_and_v2(tiny, tmp_path) -> None:
                    "--max-length", "48", "--doc-stride", "16", *COMMON) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["details"]["squad"]["version"] == "2.0" and "HasAns_f1" in results["metrics"]
+    assert results["metrics"]["best_f1"] >= results["metrics"]["f1"] and "best_f1_thresh" in results["metrics"]
     assert (out / "predictions_na_probs.json").is_file()
 
 

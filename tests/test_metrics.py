@@ -153,6 +153,23 @@ def test_squad_v2_no_answer_handling():
     assert result["exact"] == 50.0 and result["f1"] == 50.0
 
 
+def test_squad_v2_best_threshold_by_hand():
+    refs = {"a1": ["Paris"], "a2": ["Rome"], "n1": [], "n2": []}
+    answers = {"a1": "Paris", "a2": "Milan", "n1": "x", "n2": "y"}
+    null = {"a1": -3.0, "n1": -1.0, "a2": 0.5, "n2": 2.0}
+    # answered in order of null score: start 2 (both NoAns right); a1 +1 -> 3 (best, thresh -3); n1 -1 -> 2;
+    # a2 +0 -> 2; n2 -1 -> 1. Best: answer only a1 -> EM 3/4.
+    best = m.best_null_thresholds(answers, null, refs)
+    assert best["best_exact"] == 75.0 and best["best_exact_thresh"] == -3.0
+    assert best["best_f1"] == 75.0 and best["best_f1_thresh"] == -3.0
+    # when every answer is wrong, answering nothing is best: the threshold is below every null score
+    wrong = m.best_null_thresholds({"a1": "Lyon", "n1": ""}, {"a1": 0.0, "n1": 5.0}, {"a1": ["Paris"], "n1": []})
+    assert wrong["best_exact"] == 50.0 and wrong["best_exact_thresh"] == -1.0
+    # F1 counts partial overlap: "big Paris" vs "Paris" = 2/3
+    partial = m.best_null_thresholds({"a1": "big Paris"}, {"a1": 0.0}, {"a1": ["Paris"]})
+    assert partial["best_f1"] == pytest.approx(200 / 3) and partial["best_exact"] == 0.0
+
+
 def test_squad_versions_differ_on_references_that_normalise_to_nothing():
     # v1.1: EM 1 but F1 0 (no tokens); v2.0 drops the empty reference, the empty prediction matches ""
     assert m.squad_metrics({"q": "a"}, {"q": ["the"]}) == {"exact": 100.0, "f1": 0.0, "total": 1.0, "missing": 0.0}

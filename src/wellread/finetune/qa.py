@@ -9,7 +9,9 @@ Decoding: per window the `n_best` highest start and end logits over context toke
 not before start, at most `max_answer_length` tokens); the best-scoring span (start + end logit) over all of
 an example's windows is the answer, its text cut from the context by the offsets. For v2.0 the null score is
 the [CLS] start + end logit (the lowest over windows); the answer is "" when the null score beats the best
-span by more than `null_threshold`. EM/F1 are the official scripts', against every reference answer.
+span by more than `null_threshold`. EM/F1 are the official scripts', against every reference answer; for v2.0
+the evaluation also searches the threshold that would have been best (best_f1 / best_f1_thresh, to pass as
+`--null-threshold`), as the official v2.0 script does.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from wellread.errors import WellreadError
 from wellread.finetune.base import EvalReport, FinetuneTask, eval_batches, forward, pad_inputs
 from wellread.finetune.data import TaskData
 from wellread.tasks import QAExample, evaluate_squad, is_degenerate
+from wellread.tasks.qa import references
+from wellread.tasks.squad_eval import best_null_thresholds
 from wellread.tokenizer import Tokenizer
 
 ENCODE_CHUNK = 512
@@ -117,12 +121,15 @@ def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, offsets: np.nda
 @dataclass
 class Prediction:
     """A decoded answer: its text ("" = no answer; start -1), its probability among the n-best spans and the
-    null answer, and the probability of no answer."""
+    null answer, the probability of no answer, the best span's text even when "no answer" won, and the null
+    score minus the best span's (what `null_threshold` is compared with; inf when there is no span)."""
 
     text: str
     start: int
     score: float
     no_answer_probability: float
+    best_span_text: str = ""
+    null_margin: float = float("inf")
 
 
 def decode_answer(context: str, windows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], n_best: int = 20,
@@ -139,10 +146,13 @@ def decode_answer(context: str, windows: Sequence[tuple[np.ndarray, np.ndarray, 
     probs = np.exp(scores - scores.max())
     probs /= probs.sum()
     no_answer = float(probs[-1])
-    if not spans or (allow_no_answer and null - spans[0].score > null_threshold):
+    if not spans:
         return Prediction("", -1, no_answer, no_answer)
     best = spans[0]
-    return Prediction(context[best.char_start:best.char_end], best.char_start, float(probs[0]), no_answer)
+    text, margin = context[best.char_start:best.char_end], null - best.score
+    if allow_no_answer and margin > null_threshold:
+        return Prediction("", -1, no_answer, no_answer, text, margin)
+    return Prediction(text, best.char_start, float(probs[0]), no_answer, text, margin)
 
 
 @torch.inference_mode()
@@ -217,9 +227,13 @@ class QATask(FinetuneTask):
             answers = answer_all(model, self.tok, examples, features, self.eval_batch_size, **self.decoding)
             predictions = {ex.id: a.text for ex, a in zip(examples, answers, strict=True)}
             metrics = evaluate_squad(examples, predictions, self.data.version)
+            if self.data.version == "2.0":
+                pairs = list(zip(examples, answers, strict=True))
+                metrics.update(best_null_thresholds({ex.id: a.best_span_text for ex, a in pairs},
+                                                    {ex.id: a.null_margin for ex, a in pairs}, references(examples)))
             prefix = "" if name == self.data.name else f"{name}_"
             report.metrics.update({f"{prefix}{k}": v for k, v in metrics.items()
-                                   if k in ("exact", "f1") or k.endswith(("_exact", "_f1"))})
+                                   if k in ("exact", "f1") or k.startswith("best_") or k.endswith(("_exact", "_f1"))})
             report.predictions[name] = [predictions[ex.id] for ex in examples]
             self.no_answer_probabilities[name] = {ex.id: a.no_answer_probability
                                                   for ex, a in zip(examples, answers, strict=True)}

@@ -25,7 +25,7 @@ import numpy as np
 
 from wellread.tasks.entity_eval import EntityScores, TypeScores, entity_metrics, token_accuracy
 from wellread.tasks.specs import TaskSpec, get_task
-from wellread.tasks.squad_eval import normalize_answer, squad_exact, squad_f1, squad_metrics
+from wellread.tasks.squad_eval import best_null_thresholds, normalize_answer, squad_exact, squad_f1, squad_metrics
 
 __all__ = [
     "GLUE_METRICS",
@@ -33,6 +33,7 @@ __all__ = [
     "EntityScores",
     "TypeScores",
     "accuracy",
+    "best_null_thresholds",
     "binary_f1",
     "entity_metrics",
     "glue_metrics",

@@ -13,8 +13,9 @@ Version differences kept from the scripts:
   only one is. Results are also split into HasAns_* (questions with reference answers) and NoAns_*.
 
 A question without a prediction scores 0 and is counted in `total` (as in the v1.1 script; the v2.0 script
-would crash); their number is returned as `missing`. Scores are percentages. The no-answer probability
-threshold search of the v2.0 script (best_exact/best_f1) is not implemented.
+would crash); their number is returned as `missing`. Scores are percentages.
+
+`best_null_thresholds` is the v2.0 script's threshold search (`find_best_thresh`) over a no-answer score.
 """
 
 from __future__ import annotations
@@ -99,4 +100,35 @@ def squad_metrics(
                 result[f"{split}_exact"] = _mean([exact[qid] for qid in ids])
                 result[f"{split}_f1"] = _mean([f1[qid] for qid in ids])
                 result[f"{split}_total"] = float(len(ids))
+    return result
+
+
+def best_null_thresholds(
+    answers: Mapping[str, str], null_scores: Mapping[str, float], references: Mapping[str, Sequence[str]]
+) -> dict[str, float]:
+    """The v2.0 script's search for the no-answer threshold that maximises EM and F1.
+
+    `answers` holds each question's best non-empty answer ("" when the model found no span) and `null_scores`
+    how strongly it prefers "no answer" (the script's na_prob; here any monotone score, e.g. the null logit
+    minus the best span's). A question is answered "" when its null score exceeds the threshold. Returns
+    best_exact, best_exact_thresh, best_f1, best_f1_thresh (scores in percent over `references`); a threshold
+    below every null score (everything answered "") is the smallest score minus 1.
+    """
+    ids = [qid for qid in references if qid in null_scores]
+    if not ids:
+        return {}
+    golds = {qid: [a for a in references[qid] if normalize_answer(a)] for qid in ids}
+    result: dict[str, float] = {}
+    for name, score in (("exact", squad_exact), ("f1", lambda p, g: squad_f1(p, g, "2.0"))):
+        current = float(sum(not golds[qid] for qid in ids))  # every question answered ""
+        best, threshold = current, min(null_scores[qid] for qid in ids) - 1.0
+        for qid in sorted(ids, key=lambda q: null_scores[q]):
+            if golds[qid]:
+                current += max(score(answers.get(qid, ""), gold) for gold in golds[qid])
+            elif answers.get(qid, ""):
+                current -= 1.0
+            if current > best:
+                best, threshold = current, float(null_scores[qid])
+        result[f"best_{name}"] = 100.0 * best / len(references)
+        result[f"best_{name}_thresh"] = threshold
     return result
