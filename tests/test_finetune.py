@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.multiprocessing as mp
 import transformers as hf
 
 from wellread.cli import main
 from wellread.config import BertConfig
 from wellread.finetune import ClassificationTask, TaggingTask, length_grouped_order, load_task_data
 from wellread.finetune.qa import answer_tokens, best_spans, build_features, decode_answer
+from wellread.finetune.run import FinetuneOptions, finetune
 from wellread.finetune.tagging import IGNORE
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
@@ -502,3 +506,33 @@ def test_real_files_run_end_to_end(tiny, data_path, tmp_path) -> None:
                        "--train-limit", "32", "--dev-limit", "16", "--max-steps", "2", "--batch-size", "8",
                        "--no-progress", "--save-every", "0") == 0
         assert all(math.isfinite(x) for x in losses(out))
+
+
+def _ddp_finetune(rank: int, world: int, port: int, opts: FinetuneOptions) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    try:
+        finetune(opts)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None:
+    """torchrun-style DDP (gloo, 2 processes x batch 4) = one process with 2 accumulated micro-batches of 4."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0)
+    model = save_model(build_model(config, "base"), tmp_path / "model", tok)
+    common = dict(model=str(model), task="sst2", data=[str(glue / "SST-2")], epochs=2, batch_size=8, lr=1e-3,
+                  bf16="off", save_every=0, eval_every=3, progress=False, seed=3)
+    single = finetune(FinetuneOptions(out=tmp_path / "single", grad_accum=2, **common))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_finetune, args=(2, port, FinetuneOptions(out=tmp_path / "ddp", **common)), nprocs=2, join=True)
+    ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    assert losses(tmp_path / "ddp") == pytest.approx(losses(tmp_path / "single"), rel=1e-5)
+    assert ddp["steps"] == single["steps"] == 12 and ddp["best_step"] == single["best_step"]
+    assert ddp["metrics"] == pytest.approx(single["metrics"])
+    assert len([r for r in ddp["history"] if "sst2_acc" in r]) == 4  # steps 3, 6, 9, 12

@@ -22,6 +22,8 @@ Examples:
   wellread finetune --model bert-mini --task custom --data train=reviews.csv dev=held_out.csv \\
       --text-column review --label-column stars --out reviews-mini
   wellread finetune --model bert-mini --task sst2 --data glue/SST-2 --out quick --train-limit 2000 --epochs 1
+  torchrun --nproc-per-node 2 -m wellread.cli finetune --model bert-mini --task sst2 --data glue/SST-2 \
+      --out sst2-ddp          # DDP: --batch-size is the global batch, split over the processes
 """
 
 from __future__ import annotations

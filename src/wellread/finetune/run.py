@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from wellread.config import load_config
@@ -245,11 +246,15 @@ def train_once(opts: FinetuneOptions, prep: Prepared, out: Path, lr: float, batc
         metrics_in_postfix=("train_acc", "tokens_per_s"),
         extra={"task": data.name, "model": opts.model, "files": data.files, "max_length": prep.max_length})
     trainer = Trainer(model, task, args)
-    print(f"{data.describe()}; {trainer.total_steps} steps of {batch_size}, lr {lr:g}, bf16 {'on' if bf16 else 'off'}"
-          f" -> {out}", flush=True)
+    if trainer.rank == 0:
+        print(f"{data.describe()}; {trainer.total_steps} steps of {batch_size}, lr {lr:g}, "
+              f"bf16 {'on' if bf16 else 'off'}, {trainer.world} process(es) -> {out}", flush=True)
     start = time.perf_counter()
     trainer.fit(resume=resuming)
     seconds = time.perf_counter() - start
+    if trainer.world > 1 and trainer.rank != 0:
+        dist.barrier()  # process 0 evaluates the saved model and writes results.json
+        return json.loads((out / "results.json").read_text(encoding="utf-8"))
     best_step = next((r["step"] for r in trainer.history if r.get(select) == trainer.best), None)
     last = trainer.history[-1]["step"] if trainer.history else None
     report = task.last_report
@@ -267,6 +272,8 @@ def train_once(opts: FinetuneOptions, prep: Prepared, out: Path, lr: float, batc
         for folder in ("best", "checkpoint"):
             shutil.rmtree(out / folder, ignore_errors=True)
     print_report(results)
+    if trainer.world > 1:
+        dist.barrier()
     return results
 
 

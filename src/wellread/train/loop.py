@@ -15,6 +15,7 @@ A task supplies the data and the loss:
         def evaluate(self, model) -> dict[str, float]: ...
         def save(self, model, folder: Path) -> None: ...
         # optional: def order(self, epoch: int, generator) -> list[int]  (e.g. length-grouped batches)
+        # optional: def load(self, model, folder: Path) -> None  (restore what `save` wrote, to resume)
 """
 
 from __future__ import annotations
@@ -193,9 +194,12 @@ class Trainer:
         state_file = self.ckpt_dir / "trainer_state.pt"
         if not state_file.is_file():
             return False
-        from wellread.models.checkpoint import load_state, read_state_dict
+        if hasattr(self.task, "load"):
+            self.task.load(self.model, self.ckpt_dir)
+        else:
+            from wellread.models.checkpoint import load_state, read_state_dict
 
-        load_state(self.model, read_state_dict(self.ckpt_dir), str(self.ckpt_dir))
+            load_state(self.model, read_state_dict(self.ckpt_dir), str(self.ckpt_dir))
         state = torch.load(state_file, weights_only=False)  # our own file: optimizer state and RNG objects
         if state["total_steps"] != self.total_steps:
             raise WellreadError(f"{state_file} was written for {state['total_steps']} steps, this run has "
@@ -286,6 +290,8 @@ class Trainer:
             else:
                 for item in final.iterdir():
                     shutil.copy2(item, out / item.name)
+        if dist.is_initialized():
+            dist.barrier()  # the output folder is complete before any process reads it
         return last_eval
 
     def _evaluate_and_keep(self, log) -> dict[str, float]:
