@@ -16,6 +16,8 @@ from wellread.distill.losses import (
     mixed_loss,
     regression_distillation,
     soft_cross_entropy,
+    soft_cross_entropy_rows,
+    span_soft_cross_entropy,
 )
 from wellread.errors import WellreadError
 
@@ -87,3 +89,18 @@ def test_projection_only_when_widths_differ() -> None:
     assert projection_for(384, 384) is None
     p = projection_for(128, 384)
     assert p is not None and p(torch.zeros(2, 5, 128)).shape == (2, 5, 384)
+
+
+def test_soft_cross_entropy_rows_and_span_distributions_by_hand() -> None:
+    student = torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]])  # P_S = (1/4, 3/4), (1/2, 1/2)
+    teacher = torch.tensor([[math.log(2.0), 0.0], [0.0, 0.0]])  # P_T = (2/3, 1/3), (1/2, 1/2)
+    rows = soft_cross_entropy_rows(student, teacher)
+    assert rows.tolist() == pytest.approx([-(2 / 3 * math.log(1 / 4) + 1 / 3 * math.log(3 / 4)), math.log(2.0)])
+    # QA: a window of 3 real positions and 1 pad; the pad's huge logits must not count on either side
+    s = torch.tensor([[0.0, 0.0, math.log(2.0), 50.0]])  # real: P_S = (1/4, 1/4, 1/2)
+    t = torch.tensor([[0.0, -1e9, 0.0, 99.0]])  # real: P_T = (1/2, 0, 1/2)
+    mask = torch.tensor([[1, 1, 1, 0]])
+    expected = -(0.5 * math.log(1 / 4) + 0.5 * math.log(1 / 2))
+    assert span_soft_cross_entropy(s, t, mask).tolist() == pytest.approx([expected])
+    assert span_soft_cross_entropy(s, t, mask, 2.0).item() == pytest.approx(float(
+        -(torch.softmax(t[:, :3] / 2, -1) * torch.log_softmax(s[:, :3] / 2, -1)).sum() * 4))

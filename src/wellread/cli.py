@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "glue": ("wellread.commands.glue", "fine-tune and evaluate on every GLUE task found; print the table"),
     "evaluate": ("wellread.commands.evaluate", "evaluate a fine-tuned model on a task's data"),
     "predict": ("wellread.commands.predict", "predict labels for a file with a fine-tuned model"),
+    "distill": ("wellread.commands.distill", "distil a teacher into a smaller student (soft targets, TinyBERT layers)"),
 }
 """Command name -> (module, one-line help). Only the command being run is imported (torch is slow to load)."""
 

@@ -5,20 +5,37 @@ Shapes: B batch, T tokens, C classes, N heads, H hidden size.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 
-def soft_cross_entropy(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 1.0) -> Tensor:
-    """-sum_c P_T(c) log P_S(c) at temperature t, averaged over examples (not over classes: TinyBERT's code
-    also averaged over classes, which scales the loss by 1/C), times t^2 so gradients keep their size.
+def soft_cross_entropy_rows(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """-sum_c P_T(c) log P_S(c) at temperature t, times t^2 so gradients keep their size, per example.
 
-    logits: (..., C); every leading position is one example.
+    logits: (..., C) -> (...,); every leading position is one example.
     """
     t = temperature
     teacher = F.softmax(teacher_logits.float() / t, dim=-1)
     log_student = F.log_softmax(student_logits.float() / t, dim=-1)
-    return -(teacher * log_student).sum(-1).mean() * t * t
+    return -(teacher * log_student).sum(-1) * t * t
+
+
+def soft_cross_entropy(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """`soft_cross_entropy_rows` averaged over examples (not over classes: TinyBERT's code also averaged over
+    classes, which scales the loss by 1/C)."""
+    return soft_cross_entropy_rows(student_logits, teacher_logits, temperature).mean()
+
+
+def span_soft_cross_entropy(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor,
+                            temperature: float = 1.0) -> Tensor:
+    """QA start (or end) distillation: soft cross-entropy between distributions over the real positions of
+    each window, padding excluded from both softmaxes. logits (B, T), mask (B, T) -> (B,) per window."""
+    keep = mask.bool()
+    t = temperature
+    teacher = F.softmax(teacher_logits.float().masked_fill(~keep, float("-inf")) / t, dim=-1)  # (B, T)
+    log_student = F.log_softmax(student_logits.float().masked_fill(~keep, float("-inf")) / t, dim=-1)  # (B, T)
+    return -torch.where(keep, teacher * log_student, 0.0).sum(-1) * t * t
 
 
 def masked_soft_cross_entropy(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor,
@@ -70,5 +87,5 @@ def mixed_loss(gold: Tensor, distill: Tensor, alpha: float) -> Tensor:
     return alpha * distill + (1.0 - alpha) * gold
 
 
-__all__ = ["soft_cross_entropy", "masked_soft_cross_entropy", "regression_distillation", "hidden_state_mse",
-           "group_heads", "attention_score_mse", "mixed_loss"]
+__all__ = ["soft_cross_entropy", "soft_cross_entropy_rows", "span_soft_cross_entropy", "masked_soft_cross_entropy",
+           "regression_distillation", "hidden_state_mse", "group_heads", "attention_score_mse", "mixed_loss"]

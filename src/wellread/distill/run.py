@@ -1,0 +1,320 @@
+"""`wellread distill` for a task: TinyBERT's two stages on the one training loop.
+
+Stage 1, intermediate (`LayerDistillTask`): the student's layers learn the teacher's embedding output, hidden
+states and attention scores on the training inputs (plus any transfer/augmented texts); written to
+`OUT/intermediate/` (with `distill_projection.safetensors` when widths differ), or to OUT when it is the only stage.
+Stage 2, prediction (`DistillTask`): the student (from stage 1, else `--student`) learns the teacher's outputs mixed
+with the gold labels, on the labelled set plus the transfer set; written to OUT with results.json, like `wellread
+finetune`. The teacher must be fine-tuned on the task (a pre-trained teacher has no trained head: TinyBERT's trap).
+
+Layer losses need one tokenizer for both models; prediction-layer distillation of classification and tagging
+does not (the teacher reads the same examples through its own tokenizer). `stage="auto"` runs both stages when the
+tokenizers match, else the prediction stage alone (with a note).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from wellread.config import load_config
+from wellread.distill.augment import AugmentOptions, augmented_examples
+from wellread.distill.data import read_transfer
+from wellread.distill.intermediate import LayerDistillTask, LayerStudent, LayerTerms, Sequences, load_projection
+from wellread.distill.layers import parse_layer_map, uniform_layer_map
+from wellread.distill.prediction import DistillTask
+from wellread.distill.teacher import LiveTeacher, TeacherCache, TeacherInputs, require_same_vocabulary, same_vocabulary
+from wellread.errors import WellreadError
+from wellread.finetune.base import FinetuneTask
+from wellread.finetune.classification import encode_examples
+from wellread.finetune.data import canonical_task, family_of
+from wellread.finetune.qa import QATask
+from wellread.finetune.run import (
+    HEADS,
+    MAX_LENGTH,
+    FinetuneOptions,
+    Prepared,
+    bf16_enabled,
+    build_task,
+    checkpoint_labels,
+    default_select_metric,
+    evaluate_model,
+    load_for_task,
+    prepare,
+    print_report,
+    write_results,
+)
+from wellread.finetune.tagging import encode_words
+from wellread.models import head_of_architecture
+from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.tasks.common import Example
+from wellread.tokenizer import Tokenizer
+from wellread.train.loop import TrainArgs, Trainer
+
+STAGES = ("auto", "both", "intermediate", "prediction")
+TEACHER_CACHE = "teacher_outputs"
+
+
+@dataclass
+class DistillOptions:
+    """A distillation run: the student's fine-tuning options (`finetune.model` is the student) plus the teacher's."""
+
+    teacher: str
+    finetune: FinetuneOptions
+    stage: str = "auto"
+    transfer: list[str] = field(default_factory=list)
+    """Unlabelled transfer files the teacher labels (classification)."""
+    alpha: float = 0.5
+    """Weight of the distillation loss against the gold loss on labelled rows (transfer rows: distillation only)."""
+    temperature: float = 1.0
+    layer_map: str | None = None
+    """"0,3,6": student layer m (0 = embeddings) -> teacher layer; default uniform."""
+    layer_losses: str = "embedding,hidden,attention"
+    intermediate_epochs: float = 10.0
+    intermediate_steps: int = 0
+    intermediate_lr: float | None = None
+    cache_teacher: str = "auto"
+    """Teacher outputs for the prediction stage: on (computed once, kept on disk), off (computed per batch), auto
+    (on when the data is seen more than once)."""
+    augment: AugmentOptions | None = None
+
+
+# --- models and checks --------------------------------------------------------------------------------
+
+
+def check_teacher(folder: Path, family: str, task: str) -> None:
+    """WellreadError unless the teacher's own head is one trained for the task's family (labels are checked and
+    re-ordered by `load_for_task`)."""
+    config = load_config(folder)
+    own = head_of_architecture(config.architectures[0]) if config.architectures else "base"
+    trained = own == HEADS[family] and (family == "qa" or checkpoint_labels(folder, own) is not None)
+    if not trained:
+        raise WellreadError(f"the teacher {folder} is not fine-tuned for {task} (its head: {own}); task "
+                            f"distillation needs a fine-tuned teacher: `wellread finetune --model {folder} --task "
+                            f"{task} ...` first (or --task none for general distillation from a pretrained one)")
+
+
+def layer_map_for(spec: str | None, student: nn.Module, teacher: nn.Module) -> list[int]:
+    """The user's layer map, validated, or the uniform one."""
+    m, n = student.config.num_hidden_layers, teacher.config.num_hidden_layers
+    return parse_layer_map(spec, m, n) if spec else uniform_layer_map(m, n)
+
+
+def train_inputs(task: FinetuneTask) -> tuple[list, list]:
+    """(token ids, type ids) of a fine-tuning task's training rows."""
+    if isinstance(task, QATask):
+        return list(task.train.ids), list(task.train.types)
+    types = getattr(task, "types", None)
+    return list(task.ids), list(types) if types is not None else [r * 0 for r in task.ids]
+
+
+def eval_inputs(task: FinetuneTask) -> tuple[list, list]:
+    """(token ids, type ids) of a fine-tuning task's first evaluation set."""
+    first = next(iter(task.eval_sets.values()))
+    if isinstance(task, QATask):
+        return list(first[1].ids), list(first[1].types)
+    if task.family == "tagging":
+        return list(first[1]), [r * 0 for r in first[1]]
+    return list(first[1]), list(first[2])
+
+
+def fresh_output(out: Path, resume: bool) -> bool:
+    """Whether to resume (a checkpoint exists and resume was asked); otherwise stale run files are removed."""
+    resuming = resume and (out / "checkpoint" / "trainer_state.pt").is_file()
+    if not resuming:
+        for stale in ("log.jsonl", "results.json", "done.json"):
+            (out / stale).unlink(missing_ok=True)
+        for stale in ("best", "checkpoint"):
+            shutil.rmtree(out / stale, ignore_errors=True)
+    return resuming
+
+
+def train_args(opts: FinetuneOptions, out: Path, epochs: float, steps: int, lr: float, eval_every: int,
+               select: str | None, extra: dict[str, Any]) -> TrainArgs:
+    """The loop's options for one stage."""
+    return TrainArgs(output_dir=out, max_steps=steps, epochs=epochs, batch_size=opts.batch_size,
+                     grad_accum=opts.grad_accum, lr=lr, weight_decay=opts.weight_decay, warmup=opts.warmup,
+                     bf16=bf16_enabled(opts.bf16), seed=opts.seed, eval_every=eval_every,
+                     save_every=opts.save_every, select_metric=select, progress=opts.progress,
+                     metrics_in_postfix=("train_acc", "tokens_per_s"), extra=extra)
+
+
+# --- the stages ---------------------------------------------------------------------------------------
+
+
+def intermediate_stage(opts: DistillOptions, prep: Prepared, teacher: nn.Module, transfer: list[Example],
+                       out: Path) -> Path:
+    """Stage 1 into `out`; returns `out`. A finished stage (done.json) is kept when resuming."""
+    fo = opts.finetune
+    if fo.resume and (out / "done.json").is_file():
+        print(f"intermediate stage already done: {out}")
+        return out
+    resuming = fresh_output(out, fo.resume)
+    torch.manual_seed(fo.seed)
+    student = load_for_task(fo.model, prep.data, fo.new_head, quiet=not fo.progress)
+    student_folder = resolve_model_dir(fo.model)
+    model = LayerStudent(student, load_projection(student_folder, student.config.hidden_size,
+                                                  teacher.config.hidden_size))
+    ids, types = train_inputs(prep.task)
+    if transfer:
+        extra_ids, extra_types = encode_examples(prep.tokenizer, transfer, prep.max_length)
+        ids, types = ids + extra_ids, types + extra_types
+    task = LayerDistillTask(Sequences(ids, types), Sequences(*eval_inputs(prep.task)), teacher, prep.tokenizer,
+                            layer_map_for(opts.layer_map, student, teacher), LayerTerms.parse(opts.layer_losses),
+                            fo.batch_size, fo.eval_batch_size, group_by_length=fo.group_by_length)
+    per_epoch = max(1, math.ceil(task.num_examples() / fo.batch_size))
+    args = train_args(fo, out, opts.intermediate_epochs, opts.intermediate_steps, opts.intermediate_lr or fo.lr,
+                      fo.eval_every or per_epoch, None,
+                      {"stage": "intermediate", "teacher": opts.teacher, "student": fo.model,
+                       "layer_map": task.layer_map, "layer_losses": opts.layer_losses})
+    trainer = Trainer(model, task, args)
+    print(f"intermediate stage: {task.num_examples()} inputs, layer map {task.layer_map}, projection "
+          f"{'learned' if model.projection is not None else 'none (same width)'}, {trainer.total_steps} steps -> {out}",
+          flush=True)
+    result = trainer.fit(resume=resuming)
+    (out / "done.json").write_text(json.dumps({"steps": trainer.total_steps, "eval": result}, indent=2) + "\n")
+    if not fo.keep_checkpoints:
+        shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    return out
+
+
+def teacher_inputs(prep: Prepared, teacher_tok: Tokenizer, same: bool, transfer: list[Example],
+                   transfer_inputs: tuple[list, list]) -> TeacherInputs:
+    """The teacher's encoding of the training rows (labelled, then transfer): the student's own when the
+    tokenizers match, else the same examples through the teacher's tokenizer."""
+    task, family = prep.task, prep.data.family
+    pad = teacher_tok.pad_token_id
+    if family == "tagging":
+        sentences = [s.tokens for s in prep.data.train]
+        ids, maps = encode_words(teacher_tok, sentences, prep.max_length)
+        return TeacherInputs(ids, [r * 0 for r in ids], pad, maps, [len(s) for s in sentences])
+    if same:
+        ids, types = train_inputs(task)
+        return TeacherInputs(ids + transfer_inputs[0], types + transfer_inputs[1], pad)
+    if family == "qa":
+        raise WellreadError("QA distillation needs the teacher and the student to share a tokenizer (the start/end "
+                            "targets are per token of identical windows); the vocabularies differ")
+    ids, types = encode_examples(teacher_tok, list(prep.data.train) + transfer, prep.max_length)
+    return TeacherInputs(ids, types, pad)
+
+
+def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, teacher: nn.Module,
+                     teacher_tok: Tokenizer, transfer: list[Example], out: Path) -> dict[str, Any]:
+    """Stage 2 into `out`; returns (and writes) results.json's content."""
+    fo, data = opts.finetune, prep.data
+    resuming = fresh_output(out, fo.resume)
+    same = same_vocabulary(prep.tokenizer, teacher_tok)
+    transfer_inputs = encode_examples(prep.tokenizer, transfer, prep.max_length) if transfer else ([], [])
+    inputs = teacher_inputs(prep, teacher_tok, same, transfer, transfer_inputs)
+    rows_needed = len(inputs) * fo.epochs_or(3.0) if not fo.max_steps else fo.max_steps * fo.batch_size
+    cache = opts.cache_teacher == "on" or (opts.cache_teacher == "auto" and rows_needed > len(inputs))
+    bf16 = bf16_enabled(fo.bf16)
+    if cache:
+        rows = TeacherCache.open_or_build(out / TEACHER_CACHE, teacher, resolve_model_dir(opts.teacher), inputs,
+                                          fo.eval_batch_size, bf16, fo.progress)
+    else:
+        rows = LiveTeacher(teacher, inputs, fo.eval_batch_size)
+    student_maps = encode_words(prep.tokenizer, [s.tokens for s in data.train], prep.max_length)[1] \
+        if data.family == "tagging" else None
+    task = DistillTask(prep.task, rows, opts.alpha, opts.temperature,
+                       transfer_inputs if transfer else None, student_maps)
+    prep.task.batch_size, prep.task.group_by_length, prep.task.last_report = fo.batch_size, fo.group_by_length, None
+    torch.manual_seed(fo.seed)
+    student = load_for_task(student_path, data, fo.new_head and student_path == fo.model, quiet=not fo.progress)
+    select = fo.select_metric or default_select_metric(data)
+    per_epoch = max(1, math.ceil(task.num_examples() / fo.batch_size))
+    args = train_args(fo, out, fo.epochs_or(3.0), fo.max_steps, fo.lr, fo.eval_every or per_epoch, select,
+                      {"stage": "prediction", "teacher": opts.teacher, "student": student_path, "alpha": opts.alpha,
+                       "temperature": opts.temperature, "transfer_rows": len(transfer), "cached_teacher": cache})
+    trainer = Trainer(student, task, args)
+    print(f"prediction stage: {data.describe()}, transfer {len(transfer)}; teacher outputs "
+          f"{'cached in ' + str(out / TEACHER_CACHE) if cache else 'computed per batch'}; alpha {opts.alpha:g}, "
+          f"temperature {opts.temperature:g}; {trainer.total_steps} steps -> {out}", flush=True)
+    start = time.perf_counter()
+    trainer.fit(resume=resuming)
+    seconds = time.perf_counter() - start
+    best_step = next((r["step"] for r in trainer.history if r.get(select) == trainer.best), None)
+    report = prep.task.last_report
+    if report is None or trainer.history[-1]["step"] != best_step:
+        report = evaluate_model(load_model(out, HEADS[data.family])[0], prep.task, bf16)  # the model kept
+    teacher_report = evaluate_model(teacher, prep.task if same else _teacher_task(opts, prep, teacher_tok), bf16)
+    results = {
+        "task": data.name, "teacher": opts.teacher, "student": student_path, "out": str(out), "files": data.files,
+        "labels": data.labels, "select_metric": select, "best_step": best_step, "steps": trainer.total_steps,
+        "train_examples": len(data.train), "transfer_examples": len(transfer), "train_seconds": round(seconds, 2),
+        **report.to_json(), "teacher_metrics": teacher_report.metrics, "history": trainer.history,
+        "options": json.loads(json.dumps(asdict(opts), default=str)),
+    }
+    write_results(out, results, report, prep.task)
+    if not fo.keep_checkpoints:
+        for folder in ("best", "checkpoint"):
+            shutil.rmtree(out / folder, ignore_errors=True)
+    print_report(results)
+    print("teacher: " + ", ".join(f"{k} {v:.2f}" for k, v in teacher_report.metrics.items()))
+    return results
+
+
+def _teacher_task(opts: DistillOptions, prep: Prepared, teacher_tok: Tokenizer) -> FinetuneTask:
+    """The evaluation sets as the teacher reads them (its own tokenizer; no training rows encoded)."""
+    return build_task(replace(prep.data, train=[]), teacher_tok, prep.max_length, opts.finetune)
+
+
+# --- the command --------------------------------------------------------------------------------------
+
+
+def distill_task(opts: DistillOptions) -> dict[str, Any]:
+    """`wellread distill --task TASK`: the stages chosen by `opts.stage` (see the module docstring)."""
+    fo = opts.finetune
+    if opts.stage not in STAGES:
+        raise WellreadError(f"--stage must be one of {', '.join(STAGES)}, not {opts.stage!r}")
+    teacher_folder = resolve_model_dir(opts.teacher)
+    student_folder = resolve_model_dir(fo.model)
+    positions = min(load_config(teacher_folder).max_position_embeddings,
+                    load_config(student_folder).max_position_embeddings)
+    fo.max_length = min(fo.max_length or MAX_LENGTH[family_of_task(fo.task)], positions)
+    prep = prepare(fo)
+    data = prep.data
+    check_teacher(teacher_folder, data.family, data.name)
+    teacher_tok = Tokenizer.load(teacher_folder)
+    same = same_vocabulary(prep.tokenizer, teacher_tok)
+    stage = opts.stage
+    if stage == "auto":
+        stage = "both" if same else "prediction"
+        if not same:
+            print("note: the teacher's and the student's tokenizers differ, so only the prediction layer is "
+                  "distilled (layer losses need one shared tokenizer)")
+    if stage in ("both", "intermediate"):
+        require_same_vocabulary(prep.tokenizer, teacher_tok, "intermediate-layer distillation")
+    teacher = load_for_task(opts.teacher, data, quiet=True).requires_grad_(False)
+    transfer = read_transfer(opts.transfer, data.name, fo.columns, _takes_pairs(data.train)) if opts.transfer else []
+    if opts.augment is not None:
+        if data.family != "classification":
+            raise WellreadError("--augment is for sentence (pair) classification tasks (word replacement would "
+                                "break tag and answer positions)")
+        transfer = transfer + augmented_examples(data.train, opts.augment, fo.out, fo.progress)
+    out = Path(fo.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if stage == "intermediate":
+        intermediate_stage(opts, prep, teacher, transfer, out)
+        return {}
+    student_path = fo.model
+    if stage == "both":
+        student_path = str(intermediate_stage(opts, prep, teacher, transfer, out / "intermediate"))
+    return prediction_stage(opts, prep, student_path, teacher, teacher_tok, transfer, out)
+
+
+def family_of_task(task: str) -> str:
+    """The family of a task name in any spelling."""
+    return family_of(canonical_task(task))
+
+
+def _takes_pairs(examples: list[Example]) -> bool:
+    return any(ex.text_b is not None for ex in examples)
