@@ -404,6 +404,40 @@ def test_general_distillation_makes_a_student_with_the_teachers_vocabulary(tok, 
     assert "same tokenizer" in capsys.readouterr().err
 
 
+def squad_file(path: Path) -> Path:
+    paragraphs = []
+    for i in range(6):
+        context = f"the ship was steered by captain nemo{i} . the river flows past old mills and quiet farms ."
+        paragraphs.append({"context": context, "qas": [{"id": f"q{i}", "question": "who steered the ship ?",
+                           "answers": [{"text": f"captain nemo{i}", "answer_start": context.index("captain")}]}]})
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}))
+    return path
+
+
+@pytest.mark.parametrize("family", ["qa", "tagging"])
+def test_distill_qa_and_tagging_both_stages(tok, models, tmp_path, family) -> None:
+    torch.manual_seed(0)
+    config = tiny_config(tok, 48, 4, 4)
+    if family == "qa":
+        data = ["--task", "squad", "--data", f"train={squad_file(tmp_path / 'q.json')}", f"dev={tmp_path / 'q.json'}",
+                "--max-length", "32", "--doc-stride", "8"]
+        teacher = build_model(config, "question-answering")
+    else:
+        conll = tmp_path / "ner.txt"
+        conll.write_text("-DOCSTART- -X- -X- O\n\n" + "\n".join(
+            "Thabo NNP B-NP B-PER\nvisited VBD B-VP O\nDurban NNP B-NP B-LOC\n" for _ in range(6)))
+        data = ["--task", "ner", "--data", f"train={conll}", f"dev={conll}"]
+        teacher = build_model(config.with_labels(["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]), "token-classification")
+    folder = saved(teacher, tmp_path / "teacher", tok)
+    out = tmp_path / "out"
+    assert run_cli("distill", "--teacher", folder, "--student", models["student"], *data, "--out", out,
+                   "--intermediate-steps", "2", "--max-steps", "2", "--cache-teacher", "on", *COMMON) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert ("f1" in results["metrics"]) and (out / "intermediate" / PROJECTION_FILE).is_file()
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["loss"]) for r in log if r["type"] == "train")
+
+
 def test_task_distillation_needs_a_fine_tuned_teacher(glue, models, tmp_path, capsys) -> None:
     assert run_cli("distill", "--teacher", models["pretrained"], "--student", models["student"], "--task", "sst2",
                    "--data", glue, "--out", tmp_path / "x", *COMMON) == 2

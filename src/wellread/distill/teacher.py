@@ -128,7 +128,7 @@ class TeacherCache:
         self.offsets = np.load(self.folder / "offsets.npy")  # (N+1,)
 
     def rows(self, indices: Sequence[int]) -> list[np.ndarray]:
-        return [np.asarray(self.values[self.offsets[i]:self.offsets[i + 1]]) for i in indices]
+        return [np.array(self.values[self.offsets[i]:self.offsets[i + 1]]) for i in indices]  # copies
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
