@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "glue": ("wellread.commands.glue", "fine-tune and evaluate on every GLUE task found; print the table"),
     "evaluate": ("wellread.commands.evaluate", "evaluate a fine-tuned model on a task's data"),
     "predict": ("wellread.commands.predict", "predict labels for a file with a fine-tuned model"),
+    "run": ("wellread.commands.run", "run a recipe: raw text -> pretrained, fine-tuned, evaluated model + card"),
+    "quickstart": ("wellread.commands.quickstart", "offline demo recipe: raw text -> compact BERT + card in minutes"),
     "distill": ("wellread.commands.distill", "distil a teacher into a smaller student (soft targets, TinyBERT layers)"),
 }
 """Command name -> (module, one-line help). Only the command being run is imported (torch is slow to load)."""

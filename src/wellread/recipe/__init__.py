@@ -1,0 +1,1 @@
+"""Recipes: declarative pipelines of wellread stages (schema, stage registry, runner, model card)."""

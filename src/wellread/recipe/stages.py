@@ -1,0 +1,38 @@
+"""The stage registry: stage type name -> what it reads, what it writes, and the library call that runs it.
+
+Adding a stage is one `STAGES` entry: an options dataclass (its fields are the YAML keys), a `run(options,
+context) -> StageResult` function, the inputs it takes from earlier stages (option field -> output kind) and
+the kinds of output it produces. Output kinds: raw (text files), task (labelled data), corpus, tokenizer,
+packed, model (a pretrained encoder), finetuned (a model with a task head).
+"""
+
+from __future__ import annotations
+
+from wellread.recipe import card, stages_data, stages_eval, stages_train
+from wellread.recipe import options as o
+from wellread.recipe.base import StageType
+
+
+def _registry() -> dict[str, StageType]:
+    return {
+        "package-docs": StageType(o.PackageDocsOptions, stages_data.run_package_docs, {}, ("raw", "task")),
+        "corpus": StageType(o.CorpusOptions, stages_data.run_corpus, {"inputs": "raw"}, ("corpus",)),
+        "tokenizer": StageType(o.TokenizerOptions, stages_data.run_tokenizer, {"corpus": "corpus"}, ("tokenizer",)),
+        "pack": StageType(o.PackOptions, stages_data.run_pack, {"corpus": "corpus", "tokenizer": "tokenizer"},
+                          ("packed",)),
+        "pretrain": StageType(o.PretrainOptions, stages_train.run_pretrain, {"packed": "packed"}, ("model",),
+                              resumable=True),
+        "finetune": StageType(o.FinetuneOptions, stages_train.run_finetune, {"model": "model", "data": "task"},
+                              ("finetuned",), resumable=True),
+        "evaluate": StageType(o.EvaluateOptions, stages_eval.run_evaluate, {}, ()),
+        "card": StageType(o.CardOptions, card.run_card, {}, ()),
+    }
+
+
+STAGES: dict[str, StageType] = _registry()
+"""Stage type name -> StageType, in pipeline order."""
+
+
+def option_types(registry: dict[str, StageType] | None = None) -> dict[str, type]:
+    """Stage type name -> options dataclass (what `parse_recipe` validates against)."""
+    return {name: stage.options for name, stage in (registry or STAGES).items()}

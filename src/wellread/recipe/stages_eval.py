@@ -1,0 +1,111 @@
+"""The evaluate stage: every fine-tuned model re-evaluated from its saved folder, and inference speed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from wellread.recipe import options as o
+from wellread.recipe.base import StageContext, StageRecord, StageResult
+
+
+def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threads: int,
+                  seconds: float = 1.5) -> dict[str, Any]:
+    """Forward passes per second of the model in `folder` (with its head) on random token ids: for each batch
+    size, sequences/s and milliseconds per batch, the mean over ~`seconds` after two warm-up passes."""
+    import torch
+
+    from wellread.models.checkpoint import load_model
+
+    model, _ = load_model(folder)
+    model.eval()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    length = min(length, model.config.max_position_embeddings)
+    out: dict[str, Any] = {"length": length, "threads": threads, "torch": torch.__version__,
+                           "parameters": sum(p.numel() for p in model.parameters())}
+    try:
+        generator = torch.Generator().manual_seed(0)
+        for batch in batch_sizes:
+            low = min(1000, model.config.vocab_size // 2)  # past the special tokens
+            ids = torch.randint(low, model.config.vocab_size, (batch, length), generator=generator)
+            mask, types = torch.ones_like(ids), torch.zeros_like(ids)
+            with torch.inference_mode():
+                for _ in range(2):
+                    model(ids, mask, types)
+                runs, start = 0, time.perf_counter()
+                while runs < 3 or time.perf_counter() - start < seconds:
+                    model(ids, mask, types)
+                    runs += 1
+                elapsed = time.perf_counter() - start
+            out[f"batch{batch}"] = {"ms_per_batch": round(1000 * elapsed / runs, 2),
+                                    "sequences_per_s": round(batch * runs / elapsed, 1)}
+    finally:
+        torch.set_num_threads(previous)
+    return out
+
+
+def evaluate_record(record: StageRecord, split: str, target: Path) -> dict[str, Any]:
+    """`wellread evaluate` (its own code, in this process) on a fine-tune stage's model and data."""
+    from wellread.commands import evaluate
+
+    opts = record.details["options"]
+    argv = ["--model", record.outputs["finetuned"], "--task", opts["task"], "--data", *record.details["data"],
+            "--split", split, "--output", str(target), "--text-column", opts["text_column"],
+            "--label-column", opts["label_column"], "--bf16", opts["bf16"]]
+    if opts.get("text_pair_column"):
+        argv += ["--text-pair-column", opts["text_pair_column"]]
+    if opts.get("max_length"):
+        argv += ["--max-length", str(opts["max_length"])]
+    if opts.get("dev_limit"):
+        argv += ["--dev-limit", str(opts["dev_limit"])]
+    parser = argparse.ArgumentParser(prog="wellread evaluate")
+    evaluate.add_arguments(parser)
+    evaluate.run(parser.parse_args(argv))
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def check_reproduces(record: StageRecord, metrics: dict[str, float], tolerance: float = 0.05) -> None:
+    """WellreadError unless the saved model scores what its fine-tune stage recorded on the same dev data."""
+    from wellread.errors import WellreadError
+
+    for name, value in record.details["metrics"].items():
+        if name in metrics and abs(metrics[name] - value) > tolerance:
+            raise WellreadError(f"{record.outputs['finetuned']} scores {name} {metrics[name]:.2f} on dev, but its "
+                                f"fine-tune stage recorded {value:.2f}: the saved model does not reproduce")
+    print(f"  {record.name}: the saved model reproduces its recorded dev metrics")
+
+
+def run_evaluate(opts: o.EvaluateOptions, ctx: StageContext) -> StageResult:
+    """Each fine-tuned model on `split`, then the speed of each model folder (the fine-tuned ones, else the
+    latest pretrained one)."""
+    finetuned = [r for r in ctx.earlier if "finetuned" in r.outputs]
+    models = [r for r in ctx.earlier if "model" in r.outputs]
+    evaluations: dict[str, Any] = {}
+    for record in finetuned:
+        print(f"  {record.name}: {record.details['task']} {opts.split} split")
+        result = evaluate_record(record, opts.split, ctx.out / f"{record.name}.json")
+        evaluations[record.name] = {k: result.get(k) for k in ("split", "metrics", "baselines", "warnings")}
+        evaluations[record.name]["task"] = record.details["task"]
+        if opts.split == "dev":
+            check_reproduces(record, result["metrics"])
+    speed: dict[str, Any] = {}
+    if opts.speed:
+        for record in finetuned or models[-1:]:
+            folder = record.outputs.get("finetuned") or record.outputs["model"]
+            speed[record.name] = measure_speed(folder, opts.speed_length, opts.speed_batch_sizes, opts.threads,
+                                               opts.speed_seconds)
+            figures = ", ".join(f"batch {b}: {speed[record.name][f'batch{b}']['sequences_per_s']:,.0f} seq/s"
+                                for b in opts.speed_batch_sizes)
+            print(f"  speed of {record.name} (length {opts.speed_length}, {opts.threads} thread(s)): {figures}")
+    parts = [f"{name} {e['task']} {next(iter(e['metrics']))} {next(iter(e['metrics'].values())):.2f}"
+             for name, e in evaluations.items() if e.get("metrics")]
+    if speed:
+        first = next(iter(speed.values()))
+        parts.append(f"{first[f'batch{opts.speed_batch_sizes[-1]}']['sequences_per_s']:,.0f} seq/s "
+                     f"(batch {opts.speed_batch_sizes[-1]}, len {first['length']}, {opts.threads} thread)")
+    return StageResult({}, "; ".join(parts) or "nothing to evaluate",
+                       {"split": opts.split, "evaluations": evaluations, "speed": speed})

@@ -1,0 +1,80 @@
+"""Training stages: masked-LM pretraining and fine-tuning (single run or the batch-size x lr grid)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from wellread.recipe import options as o
+from wellread.recipe.base import StageContext, StageResult
+
+
+def pretrain_argv(opts: o.PretrainOptions, packed: str, out: Path, resume: bool) -> list[str]:
+    """The `wellread pretrain` arguments for these options."""
+    argv = ["--data", packed, "--out", str(out), "--model", opts.model]
+    for phase in opts.phases:
+        argv += ["--phase", phase]
+    for name in ("batch_size", "grad_accum", "lr", "warmup", "weight_decay", "optimizer", "masking", "mask_rate",
+                 "bf16", "eval_every", "eval_sequences", "save_every", "threads", "seed"):
+        argv += [f"--{name.replace('_', '-')}", str(getattr(opts, name))]
+    return argv + (["--sop"] if opts.sop else []) + (["--resume"] if resume else [])
+
+
+def run_pretrain(opts: o.PretrainOptions, ctx: StageContext) -> StageResult:
+    """`wellread pretrain`'s own code, in this process; details: each phase's final validation figures."""
+    from wellread.commands import pretrain
+    from wellread.config import load_config
+
+    parser = argparse.ArgumentParser(prog="wellread pretrain")
+    pretrain.add_arguments(parser)
+    pretrain.run(parser.parse_args(pretrain_argv(opts, ctx.inputs["packed"], ctx.out, ctx.resume)))
+    phases = []
+    for k, spec in enumerate(opts.phases, 1):
+        length, steps = spec.split(":")
+        done = json.loads((ctx.out / f"phase{k}-len{length}" / "done.json").read_text(encoding="utf-8"))
+        phases.append({"length": int(length), "steps": int(steps), "eval": done.get("eval", {})})
+    final = phases[-1]["eval"]
+    config = load_config(ctx.out)
+    summary = (f"val MLM acc {100 * final['val_mlm_acc']:.1f}%, perplexity {final['val_perplexity']:.1f}"
+               if "val_mlm_acc" in final else "no validation split")
+    return StageResult({"model": str(ctx.out)}, summary,
+                       {"phases": phases, "base_model": opts.model, "batch_size": opts.batch_size,
+                        "config": {k: getattr(config, k) for k in (
+                            "model_type", "num_hidden_layers", "hidden_size", "num_attention_heads",
+                            "intermediate_size", "vocab_size", "max_position_embeddings")}})
+
+
+def _data_items(data: Any) -> list[str]:
+    return [str(item) for item in data] if isinstance(data, list) else [str(data)]
+
+
+def run_finetune(opts: o.FinetuneOptions, ctx: StageContext) -> StageResult:
+    """`finetune()` (or `run_grid`) into the stage folder; details: metrics beside the majority baselines."""
+    from wellread.finetune.data import CustomColumns
+    from wellread.finetune.grid import run_grid
+    from wellread.finetune.run import FinetuneOptions, finetune
+
+    run_opts = FinetuneOptions(
+        model=str(ctx.inputs["model"]), task=opts.task, data=_data_items(ctx.inputs["data"]), out=ctx.out,
+        columns=CustomColumns(opts.text_column, opts.text_pair_column, opts.label_column, opts.regression),
+        epochs=opts.epochs, max_steps=opts.max_steps, batch_size=opts.batch_size, lr=opts.lr, warmup=opts.warmup,
+        weight_decay=opts.weight_decay, max_length=opts.max_length, train_limit=opts.train_limit,
+        dev_limit=opts.dev_limit, eval_every=opts.eval_every, skip_bad_rows=opts.skip_bad_rows,
+        new_head=opts.new_head, bf16=opts.bf16, seed=opts.seed, resume=ctx.resume)
+    results = run_grid(run_opts, opts.grid_batch_sizes, opts.grid_lrs) if opts.grid else finetune(run_opts)
+    metrics, baselines = results["metrics"], results.get("baselines", {})
+    main = results.get("select_metric") or next(iter(metrics))
+    task = ctx.name if results["task"] == "custom" else results["task"]
+    summary = f"{task}: {main} {metrics[main]:.2f}"
+    if main in baselines:
+        summary += f" (majority baseline {baselines[main]:.2f})"
+    details = {"task": task, "metrics": metrics, "baselines": baselines,
+               "warnings": results.get("warnings", []), "select_metric": main, "labels": results.get("labels"),
+               "data": run_opts.data, "options": asdict(opts)}
+    for key in ("train_examples", "steps", "batch_size", "lr", "epochs", "train_seconds"):
+        if key in results:
+            details[key] = results[key]
+    return StageResult({"finetuned": str(ctx.out)}, summary, details)

@@ -1,0 +1,139 @@
+"""The runner on a registry of small test stages: order, skip-when-complete, failure naming the stage, resume
+after the last complete stage, and re-runs when an option or an input file changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from wellread.recipe.base import StageContext, StageResult, StageType
+from wellread.recipe.runner import Runner, StageFailed
+from wellread.recipe.schema import parse_recipe
+
+
+@dataclass
+class WriteOptions:
+    source: str | None = None
+    word: str = "hello"
+    fail: bool = False
+
+
+@dataclass
+class CountOptions:
+    text: str | None = None
+
+
+CALLS: list[tuple[str, bool]] = []
+
+
+def run_write(opts: WriteOptions, ctx: StageContext) -> StageResult:
+    CALLS.append((ctx.name, ctx.resume))
+    source = Path(ctx.inputs["source"]).read_text()
+    (ctx.out / "partial").write_text("started")
+    if opts.fail:
+        raise ValueError("the stage broke")
+    (ctx.out / "text.txt").write_text(f"{source} {opts.word}")
+    return StageResult({"text": str(ctx.out / "text.txt")}, f"wrote {opts.word}")
+
+
+def run_count(opts: CountOptions, ctx: StageContext) -> StageResult:
+    CALLS.append((ctx.name, ctx.resume))
+    words = len(Path(ctx.inputs["text"]).read_text().split())
+    return StageResult({"count": str(ctx.out)}, f"{words} words", {"words": words})
+
+
+REGISTRY = {
+    "write": StageType(WriteOptions, run_write, {"source": "raw"}, ("text",), resumable=True),
+    "count": StageType(CountOptions, run_count, {"text": "text"}, ("count",)),
+}
+
+
+def recipe_text(tmp_path: Path, fail: str = "false", word: str = "hello") -> str:
+    return f"""\
+name: test
+out: {tmp_path / 'work'}
+stages:
+  - stage: write
+    name: first
+    source: {tmp_path / 'input.txt'}
+  - stage: write
+    name: second
+    source: {tmp_path / 'input.txt'}
+    word: {word}
+    fail: {fail}
+  - stage: count
+"""
+
+
+def run(tmp_path: Path, **kwargs) -> list:
+    CALLS.clear()
+    recipe = parse_recipe(recipe_text(tmp_path, **kwargs), {k: v.options for k, v in REGISTRY.items()}, "t.yaml")
+    return Runner(recipe, REGISTRY).run()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "input.txt"
+    path.write_text("one two")
+    return path
+
+
+def test_stages_run_in_order_feed_each_other_and_are_skipped_when_complete(tmp_path, source, capsys):
+    records = run(tmp_path)
+    assert CALLS == [("first", False), ("second", False), ("count", False)]
+    assert records[2].details == {"words": 3}  # count read the output of `second`, the latest text
+    assert "summary of recipe 'test'" in capsys.readouterr().out
+    run(tmp_path)
+    assert CALLS == []
+    assert capsys.readouterr().out.count("already complete, skipped") == 3
+
+
+def test_a_failing_stage_is_named_and_stops_the_run(tmp_path, source, capsys):
+    with pytest.raises(StageFailed) as info:
+        run(tmp_path, fail="true")
+    message = str(info.value)
+    assert message.startswith("stage 'second' (2/3, t.yaml line 7) failed: the stage broke")
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "not run" in out
+    assert not (tmp_path / "work" / ".stages" / "second.json").exists()
+    assert (tmp_path / "work" / ".stages" / "first.json").exists()
+
+
+def test_rerun_after_a_fix(tmp_path, source):
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true")
+    run(tmp_path)
+    # `first` is skipped; `second` (its option changed: a new key) starts over, not resuming; count follows
+    assert CALLS == [("second", False), ("count", False)]
+
+
+def test_an_interrupted_stage_with_the_same_options_resumes(tmp_path, source):
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true")
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true")
+    assert CALLS == [("second", True)]  # same key as the interrupted run: its folder is kept
+
+
+def test_a_changed_option_reruns_that_stage_and_everything_after(tmp_path, source):
+    run(tmp_path)
+    run(tmp_path, word="again")
+    assert CALLS == [("second", False), ("count", False)]
+    assert (tmp_path / "work" / "second" / "text.txt").read_text() == "one two again"
+
+
+def test_a_changed_input_file_reruns_everything_that_reads_it(tmp_path, source):
+    run(tmp_path)
+    source.write_text("a new snapshot of the corpus")
+    records = run(tmp_path)
+    assert [name for name, _ in CALLS] == ["first", "second", "count"]
+    assert records[2].details == {"words": 7}
+
+
+def test_a_deleted_output_reruns_its_stage_and_the_ones_after(tmp_path, source):
+    run(tmp_path)
+    (tmp_path / "work" / "second" / "text.txt").unlink()
+    run(tmp_path)
+    assert [name for name, _ in CALLS] == ["second", "count"]
