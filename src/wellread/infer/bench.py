@@ -1,0 +1,110 @@
+"""Model latency and throughput across backends and sequence lengths, as a table and a PNG plot.
+
+For each backend and length T: latency of one input of T tokens (p50 and p95 over repeated calls) and
+throughput of batches of 32 such inputs (sequences per second, from the median batch time). Inputs are
+unpadded random token ids, so this times the backend's forward pass alone (tokenization and batching are
+timed end to end by benchmarks/e2e_classify.py). Each measurement repeats for about `seconds` seconds after a
+warm-up, and at least `min_repeats` times.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from wellread.infer.backends import Backend
+
+
+@dataclass
+class Timing:
+    """One backend at one sequence length."""
+
+    backend: str
+    length: int
+    p50_ms: float  # batch 1
+    p95_ms: float  # batch 1
+    throughput: float  # sequences/s at batch `batch_size`
+    batch_size: int
+
+
+def random_batch(vocab_size: int, batch: int, length: int, masked_lm: bool, seed: int = 0) -> dict[str, Tensor]:
+    """Unpadded random ids (B, T); for masked-LM every 7th token is a masked position."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1000, vocab_size, (batch, length), generator=generator)  # (B, T)
+    out = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids)}
+    if masked_lm:
+        positions = torch.zeros_like(ids, dtype=torch.bool)
+        positions[:, 1::7] = True
+        out["masked_positions"] = positions
+    return out
+
+
+def repeat_times(backend: Backend, batch: dict[str, Tensor], seconds: float, min_repeats: int) -> np.ndarray:
+    """Seconds per call over repeated calls, after two warm-up calls."""
+    for _ in range(2):
+        backend.forward(batch)
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_repeats or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        backend.forward(batch)
+        times.append(time.perf_counter() - t0)
+    return np.array(times)
+
+
+def measure(backend: Backend, vocab_size: int, lengths: list[int], masked_lm: bool = False, batch_size: int = 32,
+            seconds: float = 2.0, min_repeats: int = 5) -> list[Timing]:
+    """Timings of `backend` at every length."""
+    rows = []
+    for length in lengths:
+        single = repeat_times(backend, random_batch(vocab_size, 1, length, masked_lm), seconds, min_repeats)
+        full = repeat_times(backend, random_batch(vocab_size, batch_size, length, masked_lm), seconds, min_repeats)
+        rows.append(Timing(backend.name, length, 1000 * float(np.percentile(single, 50)),
+                           1000 * float(np.percentile(single, 95)), batch_size / float(np.median(full)), batch_size))
+    return rows
+
+
+def table(rows: list[Timing]) -> str:
+    """A Markdown table: one row per backend and length."""
+    lines = ["| backend | length | batch-1 p50 ms | batch-1 p95 ms | batch-32 seq/s |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r.backend} | {r.length} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.throughput:.0f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def plot(rows: list[Timing], path: str | Path, title: str) -> Path:
+    """Latency (batch 1, p50) and throughput (batch 32) against length, one line per backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name in dict.fromkeys(r.backend for r in rows):
+        mine = [r for r in rows if r.backend == name]
+        lengths = [r.length for r in mine]
+        left.plot(lengths, [r.p50_ms for r in mine], marker="o", label=name)
+        right.plot(lengths, [r.throughput for r in mine], marker="o", label=name)
+    left.set(xlabel="sequence length (tokens)", ylabel="ms", title="latency, batch 1 (p50)", xscale="log",
+             yscale="log")
+    right.set(xlabel="sequence length (tokens)", ylabel="sequences / s",
+              title=f"throughput, batch {rows[0].batch_size}", xscale="log", yscale="log")
+    for axis in (left, right):
+        axis.set_xticks(sorted({r.length for r in rows}), [str(n) for n in sorted({r.length for r in rows})])
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def as_json(rows: list[Timing]) -> list[dict]:
+    return [asdict(r) for r in rows]

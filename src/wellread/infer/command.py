@@ -1,0 +1,50 @@
+"""What the pipeline commands (classify, tag, answer, fill-mask) share: arguments, reading, writing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wellread.infer.backends import BACKENDS
+from wellread.infer.inputs import read_records
+from wellread.infer.pipeline import load_pipeline
+
+
+def add_pipeline_arguments(p: argparse.ArgumentParser, max_length_default: str) -> None:
+    """Inputs, model, backend, batching and output options."""
+    p.add_argument("inputs", nargs="*", help="inputs, each a text, a JSON object or TSV values (default: stdin)")
+    p.add_argument("--model", required=True, help="a fine-tuned model folder (or hub id)")
+    p.add_argument("--input", action="append", default=[], metavar="FILE",
+                   help="a file of inputs, one JSON object or TSV record a line; - for stdin (repeatable)")
+    p.add_argument("--output", type=Path, default=None, help="JSON-lines output file (default stdout)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="torch, torch-bf16, onnx, onnx-int8 (after `wellread export --onnx`), or auto: "
+                        "torch-bf16 where the CPU has native bf16, else torch (default auto)")
+    p.add_argument("--onnx-dir", default=None, help="folder of model.onnx / model_int8.onnx (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=32, help="inputs per forward pass (default 32)")
+    p.add_argument("--max-length", type=int, default=None,
+                   help=f"tokens per input; longer ones are {max_length_default} (default: the model's limit, 512)")
+
+
+def run_pipeline(args: argparse.Namespace, task: str, **options: Any) -> int:
+    """Load the pipeline, run every input through it, write one JSON line per input in input order."""
+    pipe = load_pipeline(args.model, task, args.backend, args.batch_size, args.max_length, args.onnx_dir, **options)
+    found = read_records(args.inputs, args.input, pipe.fields)
+    records = [pipe.parse(record, where) for where, record in found]
+    outputs = pipe(records)
+    lines = [json.dumps(o, ensure_ascii=False) for o in outputs]
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        print(f"{len(lines)} outputs written to {args.output} ({pipe.backend.name})", file=sys.stderr)
+    else:
+        print("\n".join(lines))
+    noted = [(where, o["note"]) for (where, _), o in zip(found, outputs, strict=True) if "note" in o]
+    for where, note in noted[:5]:
+        print(f"note: {where}: {note}", file=sys.stderr)
+    if len(noted) > 5:
+        print(f"note: {len(noted) - 5} more inputs have notes (see their \"note\" field)", file=sys.stderr)
+    return 0

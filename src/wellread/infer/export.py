@@ -1,0 +1,190 @@
+"""ONNX export with dynamic batch and sequence axes, optional int8 dynamic quantization, and an agreement check.
+
+The model is traced with PyTorch's TorchScript exporter (`dynamo=False`) with autograd on, so the plain
+`F.linear` path is traced rather than the oneDNN inference kernel and the fused q/k/v cache (both apply only
+without autograd). The example batch contains padding, so the attention-mask path is in the graph; batches
+without padding give the same result through it.
+
+`check_agreement` runs the exported model and PyTorch on fresh random batches of several shapes (with padding)
+and reports the largest absolute logit difference and how often the top prediction agrees: reported, not
+assumed. fp32 must agree to `FP32_TOLERANCE`; int8 is reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    import onnx
+
+from wellread.infer.backends import ONNX_FILES, OnnxBackend, TorchBackend
+
+FP32_TOLERANCE = 1e-3
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+CHECK_SHAPES = ((1, 7), (3, 33), (8, 64))
+"""(batch, length) of the agreement-check batches: none of them the traced example's shape."""
+
+
+class LogitsOnly(nn.Module):
+    """A head model whose forward returns the logits tensor alone (what the exporter can trace)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor,
+                masked_positions: Tensor | None = None) -> Tensor:
+        if masked_positions is None:
+            return self.model(input_ids, attention_mask, token_type_ids).logits
+        return self.model(input_ids, attention_mask, token_type_ids, masked_positions=masked_positions).logits
+
+
+def example_batch(model: nn.Module, batch: int, length: int, seed: int = 0) -> dict[str, Tensor]:
+    """Random ids with padding in every row but the first (and the [MASK] id 4 spots per row for masked-LM)."""
+    generator = torch.Generator().manual_seed(seed)
+    config = model.config
+    ids = torch.randint(1, config.vocab_size, (batch, length), generator=generator)  # (B, T)
+    lengths = torch.randint(max(1, length // 2), length + 1, (batch,), generator=generator)
+    lengths[0] = length
+    mask = (torch.arange(length)[None] < lengths[:, None]).long()  # (B, T)
+    ids = ids.masked_fill(mask == 0, config.pad_token_id)
+    types = torch.zeros_like(ids)
+    types[:, length // 2:] = 1
+    out = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types * mask}
+    if model.head == "masked-lm":
+        positions = torch.zeros_like(mask, dtype=torch.bool)
+        positions[:, 1:length:max(1, length // 4)] = True
+        out["masked_positions"] = positions & mask.bool()
+    return out
+
+
+def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
+    """Write `model` (a wellread head model) to `path` as ONNX with dynamic batch and sequence axes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = example_batch(model, 2, 16)
+    names = list(example)
+    token_axes = {0: "batch", 1: "sequence"}
+    if model.head == "masked-lm":
+        output_axes = {0: "masks"}
+    elif model.head == "sequence-classification":
+        output_axes = {0: "batch"}
+    else:
+        output_axes = token_axes
+    wrapper = LogitsOnly(model).eval()
+    with torch.enable_grad(), warnings.catch_warnings():
+        # the padding-mask branch is traced on purpose (the example has padding): not a warning for the user
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # the TorchScript exporter, chosen on purpose
+        torch.onnx.export(wrapper, tuple(example[n] for n in names), str(path), input_names=names,
+                          output_names=["logits"], dynamic_axes={**{n: token_axes for n in names},
+                                                                 "logits": output_axes},
+                          opset_version=opset, dynamo=False, external_data=False)
+    model.eval()
+    return path
+
+
+def untie_weights(model: onnx.ModelProto) -> int:
+    """Give every node after the first its own copy of a shared weight; returns how many copies were made.
+
+    ONNX Runtime's quantizer rewrites a Gemm's weight in place (transposed for MatMul); the masked-LM decoder
+    shares its weight with the word-embedding lookup, which that would break.
+    """
+    from onnx import numpy_helper
+
+    weights = {init.name: init for init in model.graph.initializer}
+    seen: set[str] = set()
+    copies = 0
+    for node in model.graph.node:
+        for k, name in enumerate(node.input):
+            if name not in weights:
+                continue
+            if name in seen:
+                copies += 1
+                copy = numpy_helper.from_array(numpy_helper.to_array(weights[name]), f"{name}.copy{copies}")
+                model.graph.initializer.append(copy)
+                node.input[k] = copy.name
+            seen.add(name)
+    return copies
+
+
+def quantize_int8(source: str | Path, target: str | Path) -> Path:
+    """Dynamic int8 quantization of an exported model's matrix products (int8 weights, activations quantized
+    per batch); embedding lookups stay fp32 (they cost no compute)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = Path(target)
+    model = onnx.load(str(source))
+    untied = target.with_suffix(".untied.onnx")
+    if untie_weights(model):
+        onnx.save(model, str(untied))
+        source = untied
+    quiet = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs advice meant for image models
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+    finally:
+        logging.getLogger().setLevel(quiet)
+        untied.unlink(missing_ok=True)
+    return target
+
+
+@dataclass
+class Agreement:
+    """How an exported model's logits compare with PyTorch fp32 on the check batches."""
+
+    backend: str
+    max_abs_diff: float
+    max_abs_logit: float
+    top1_agreement: float  # share of rows (tokens for token-level heads) with the same argmax
+    tolerance: float | None  # None: reported only (int8)
+
+    @property
+    def ok(self) -> bool:
+        return self.tolerance is None or self.max_abs_diff <= self.tolerance
+
+    def line(self) -> str:
+        verdict = "" if self.tolerance is None else (" OK" if self.ok else f" FAILED (tolerance {self.tolerance:g})")
+        return (f"{self.backend:<10} max |logit diff| {self.max_abs_diff:.2e} (largest logit "
+                f"{self.max_abs_logit:.2f}), top-1 agreement {100 * self.top1_agreement:.1f}%{verdict}")
+
+
+def check_agreement(model: nn.Module, onnx_path: str | Path, backend: str,
+                    tolerance: float | None = FP32_TOLERANCE) -> Agreement:
+    """Compare an exported model with PyTorch fp32 on `CHECK_SHAPES` random padded batches."""
+    reference, exported = TorchBackend(model), OnnxBackend(onnx_path, name=backend)
+    diff = largest = 0.0
+    agree = total = 0
+    for seed, (batch, length) in enumerate(CHECK_SHAPES, start=1):
+        inputs = example_batch(model, batch, length, seed)
+        ref, out = reference.forward(inputs), exported.forward(inputs)
+        if ref.dim() == 3:  # token-level heads: compare real tokens only
+            keep = inputs["attention_mask"].bool()
+            ref, out = ref[keep], out[keep]
+        diff = max(diff, float((ref - out).abs().max()))
+        largest = max(largest, float(ref.abs().max()))
+        agree += int((ref.argmax(-1) == out.argmax(-1)).sum())
+        total += ref.shape[0]
+    return Agreement(backend, diff, largest, agree / max(total, 1), tolerance)
+
+
+def export_folder(model: nn.Module, out: str | Path, int8: bool = False) -> list[Agreement]:
+    """model.onnx (and model_int8.onnx) in `out`, each checked against PyTorch; writes onnx_check.json."""
+    out = Path(out)
+    fp32 = export_onnx(model, out / ONNX_FILES["onnx"])
+    report = [check_agreement(model, fp32, "onnx")]
+    if int8:
+        int8_path = quantize_int8(fp32, out / ONNX_FILES["onnx-int8"])
+        report.append(check_agreement(model, int8_path, "onnx-int8", tolerance=None))
+    (out / "onnx_check.json").write_text(json.dumps([asdict(a) | {"ok": a.ok} for a in report], indent=2) + "\n")
+    return report
+

