@@ -75,6 +75,14 @@ stages:
     lr: 3.0e-3
     max_length: 32
     bf16: "off"
+  - stage: distill
+    name: student
+    task: custom
+    data: ["train={root / 'train.csv'}", "dev={root / 'dev.csv'}"]
+    method: prediction
+    epochs: 1
+    max_length: 32
+    bf16: "off"
   - stage: evaluate
     speed_batch_sizes: [1, 4]
     speed_length: 32
@@ -89,7 +97,7 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     parsed = parse_recipe(recipe(tmp_path), option_types(), "micro.yaml")
     with pytest.raises(StageFailed) as info:
         Runner(parsed).run()  # the task files do not exist yet
-    assert str(info.value).startswith("stage 'sentiment' (5/7, micro.yaml line 20) failed:")
+    assert str(info.value).startswith("stage 'sentiment' (5/8, micro.yaml line 20) failed:")
     assert "train.csv" in str(info.value)
     capsys.readouterr()
 
@@ -97,8 +105,11 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     records = Runner(parse_recipe(recipe(tmp_path), option_types(), "micro.yaml")).run()
     out = capsys.readouterr().out
     for n, name in enumerate(["corpus", "tokenizer", "pack", "pretrain"], 1):
-        assert f"[{n}/7] {name}: already complete, skipped" in out
-    assert [r.name for r in records] == ["corpus", "tokenizer", "pack", "pretrain", "sentiment", "evaluate", "card"]
+        assert f"[{n}/8] {name}: already complete, skipped" in out
+    assert [r.name for r in records] == ["corpus", "tokenizer", "pack", "pretrain", "sentiment", "student",
+                                         "evaluate", "card"]
+    assert records[5].inputs["teacher"] == records[4].outputs["finetuned"]  # the fine-tuned model teaches
+    assert records[5].inputs["student"] == records[3].outputs["model"]  # the pretrained one
     assert records[0].details["snapshot_date"] == "2026-01-31"
 
     card = (tmp_path / "work" / "sentiment" / "README.md").read_text(encoding="utf-8")
@@ -111,6 +122,7 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     for section in ("## Model", "## Training data", "**2026-01-31**", "## Training recipe", "## Evaluation",
                     "majority baseline", "## Speed", "## Intended uses", "## Limitations", "## How to use"):
         assert section in body
+    assert "(its teacher)" in (tmp_path / "work" / "student" / "README.md").read_text()
     pretrained = yaml.safe_load((tmp_path / "work" / "pretrain" / "README.md").read_text().split("---\n")[1])
     assert pretrained["pipeline_tag"] == "fill-mask"
 

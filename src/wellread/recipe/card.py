@@ -45,6 +45,11 @@ def _find(records: list[StageRecord], stage_type: str) -> list[StageRecord]:
     return [r for r in records if r.type == stage_type]
 
 
+def _task_models(records: list[StageRecord]) -> list[StageRecord]:
+    """The stages that trained a model on a task (fine-tune, distill)."""
+    return [r for r in records if "finetuned" in r.outputs]
+
+
 def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -59,10 +64,13 @@ def evaluation_rows(records: list[StageRecord]) -> list[dict[str, Any]]:
             if metric in final:
                 rows.append({"stage": r.name, "task": "masked-lm", "split": "held-out corpus", "metric": metric,
                              "value": round(scale * final[metric], 2), "baseline": None})
-    for r in _find(records, "finetune"):
+    for r in _task_models(records):
         for metric, value in r.details["metrics"].items():
             rows.append({"stage": r.name, "task": r.details["task"], "split": "dev", "metric": metric,
                          "value": round(value, 2), "baseline": r.details["baselines"].get(metric)})
+        for metric, value in r.details.get("teacher_metrics", {}).items():
+            rows.append({"stage": f"{r.name} (its teacher)", "task": r.details["task"], "split": "dev",
+                         "metric": metric, "value": round(value, 2), "baseline": r.details["baselines"].get(metric)})
     for r in _find(records, "evaluate"):
         for name, e in r.details["evaluations"].items():
             if e["split"] == "dev":
@@ -105,8 +113,8 @@ def render(ctx: StageContext, opts: o.CardOptions, record: StageRecord, folder: 
     head = head_of_architecture(config.architectures[0]) if config.architectures else "base"
     pipeline = PIPELINE_TAGS.get(head, "feature-extraction")
     model_name = recipe.model_name or recipe.name
-    name = model_name if record.type == "pretrain" else f"{model_name}-{record.name}"
-    base = record.inputs.get("model") if record.type == "finetune" else None
+    name = f"{model_name}-{record.name}" if "finetuned" in record.outputs else model_name
+    base = record.inputs.get("model") or record.inputs.get("student")
     meta = metadata(recipe.name, name, record.name, pipeline, records, recipe.language, recipe.license, opts.tags,
                     base if base and not Path(str(base)).exists() else None)
     weights = Path(folder) / "model.safetensors"
@@ -114,9 +122,11 @@ def render(ctx: StageContext, opts: o.CardOptions, record: StageRecord, folder: 
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip(), "---", "", f"# {name}", ""]
     lines += [recipe.description.strip() or f"A compact {config.model_type.upper()} built by the wellread recipe "
               f"`{recipe.name}`.", ""]
-    if record.type == "finetune":
-        lines += [f"Fine-tuned on **{record.details['task']}** (labels: {', '.join(record.details['labels'] or [])})"
-                  f" from the encoder `{base}`.", ""]
+    if "finetuned" in record.outputs:
+        teacher = record.inputs.get("teacher")
+        how = f"distilled from the teacher `{teacher}` into" if teacher else "fine-tuned from"
+        lines += [f"Trained on **{record.details['task']}** (labels: {', '.join(record.details['labels'] or [])})"
+                  f"; {how} the encoder `{base}`.", ""]
     lines += ["## Model", ""]
     rows = [["architecture", f"{config.model_type} ({config.architectures[0] if config.architectures else 'encoder'})"],
             ["layers / hidden / heads / FFN", f"{config.num_hidden_layers} / {config.hidden_size} / "
@@ -186,7 +196,7 @@ def _evaluation_section(records: list[StageRecord]) -> list[str]:
     lines += _md_table(["stage", "task", "split", "metric", "value", "majority baseline"],
                        [[r["stage"], r["task"], r["split"], r["metric"], f"{r['value']:.2f}",
                          "" if r["baseline"] is None else f"{r['baseline']:.2f}"] for r in rows])
-    warnings = [w for r in _find(records, "finetune") for w in r.details.get("warnings", [])]
+    warnings = [w for r in _task_models(records) for w in r.details.get("warnings", [])]
     return lines + [""] + [f"**Warning:** {w}" for w in warnings] + ([""] if warnings else [])
 
 

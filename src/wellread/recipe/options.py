@@ -172,3 +172,67 @@ class CardOptions:
     intended_uses: str = ""
     limitations: str = ""
     tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DistillOptions:
+    """Task distillation: a fine-tuned teacher's predictions (and, with a shared tokenizer, its layers) into the
+    student, which then holds the task's head."""
+
+    task: str
+    data: list[str] | None = None
+    """A data folder or SPLIT=FILE items (default: the previous stage's task data)."""
+    teacher: str | None = None
+    """A fine-tuned model folder or hub id (default: the previous fine-tune stage's model)."""
+    student: str | None = None
+    """A model folder (default: the previous stage's pretrained model)."""
+    method: str = field(default="auto", metadata=choices("auto", "both", "intermediate", "prediction"))
+    """`wellread distill --stage`: auto = both (layers, then predictions) when the tokenizers match, else prediction."""
+    alpha: float = 0.5
+    temperature: float = 1.0
+    transfer: list[str] = field(default_factory=list)
+    layer_map: str | None = None
+    intermediate_epochs: float = 10.0
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    regression: bool = False
+    epochs: float | None = None
+    max_steps: int = 0
+    batch_size: int = 32
+    lr: float = 1e-4
+    max_length: int | None = None
+    train_limit: int | None = None
+    dev_limit: int | None = None
+    new_head: bool = False
+    bf16: str = field(default="auto", metadata=choices("auto", "on", "off"))
+    seed: int = 0
+
+    def check(self) -> Checks:
+        bad = [] if 0 <= self.alpha <= 1 else [("alpha", f"must be in [0, 1], got {self.alpha}")]
+        return bad + _positive(self, "temperature", "batch_size", "lr")
+
+
+@dataclass
+class GeneralDistillOptions:
+    """General distillation: a pretrained teacher's layers into a fresh student with the teacher's vocabulary,
+    over raw text (TinyBERT's first stage)."""
+
+    teacher: str
+    """A pretrained model folder or hub id."""
+    student: str = "tiny"
+    """A preset, a config.json or a model folder with the teacher's vocabulary."""
+    data: list[str] | None = None
+    """Text files, a corpus folder or a corpus packed with the teacher's tokenizer (default: the corpus)."""
+    epochs: float | None = None
+    max_steps: int = 0
+    batch_size: int = 32
+    lr: float = 5e-4
+    max_length: int | None = None
+    layer_map: str | None = None
+    layer_losses: str = "embedding,hidden,attention"
+    bf16: str = field(default="auto", metadata=choices("auto", "on", "off"))
+    seed: int = 0
+
+    def check(self) -> Checks:
+        return _positive(self, "batch_size", "lr")

@@ -8,7 +8,7 @@ packed, model (a pretrained encoder), finetuned (a model with a task head).
 
 from __future__ import annotations
 
-from wellread.recipe import card, stages_data, stages_eval, stages_train
+from wellread.recipe import card, stages_data, stages_distill, stages_eval, stages_train
 from wellread.recipe import options as o
 from wellread.recipe.base import StageType
 
@@ -22,8 +22,13 @@ def _registry() -> dict[str, StageType]:
                           ("packed",)),
         "pretrain": StageType(o.PretrainOptions, stages_train.run_pretrain, {"packed": "packed"}, ("model",),
                               resumable=True),
+        "general-distill": StageType(o.GeneralDistillOptions, stages_distill.run_general_distill,
+                                     {"data": "corpus"}, ("model",), resumable=True),
         "finetune": StageType(o.FinetuneOptions, stages_train.run_finetune, {"model": "model", "data": "task"},
                               ("finetuned",), resumable=True),
+        "distill": StageType(o.DistillOptions, stages_distill.run_distill,
+                             {"teacher": "finetuned", "student": "model", "data": "task"}, ("finetuned",),
+                             resumable=True),
         "evaluate": StageType(o.EvaluateOptions, stages_eval.run_evaluate, {}, ()),
         "card": StageType(o.CardOptions, card.run_card, {}, ()),
     }

@@ -65,15 +65,19 @@ def run_finetune(opts: o.FinetuneOptions, ctx: StageContext) -> StageResult:
         dev_limit=opts.dev_limit, eval_every=opts.eval_every, skip_bad_rows=opts.skip_bad_rows,
         new_head=opts.new_head, bf16=opts.bf16, seed=opts.seed, resume=ctx.resume)
     results = run_grid(run_opts, opts.grid_batch_sizes, opts.grid_lrs) if opts.grid else finetune(run_opts)
+    return task_result(results, ctx, run_opts.data, asdict(opts))
+
+
+def task_result(results: dict[str, Any], ctx: StageContext, data: list[str], options: dict[str, Any]) -> StageResult:
+    """A task-training stage's result from its results.json content: metrics beside the majority baselines."""
     metrics, baselines = results["metrics"], results.get("baselines", {})
     main = results.get("select_metric") or next(iter(metrics))
     task = ctx.name if results["task"] == "custom" else results["task"]
     summary = f"{task}: {main} {metrics[main]:.2f}"
     if main in baselines:
         summary += f" (majority baseline {baselines[main]:.2f})"
-    details = {"task": task, "metrics": metrics, "baselines": baselines,
-               "warnings": results.get("warnings", []), "select_metric": main, "labels": results.get("labels"),
-               "data": run_opts.data, "options": asdict(opts)}
+    details = {"task": task, "metrics": metrics, "baselines": baselines, "warnings": results.get("warnings", []),
+               "select_metric": main, "labels": results.get("labels"), "data": data, "options": options}
     for key in ("train_examples", "steps", "batch_size", "lr", "epochs", "train_seconds"):
         if key in results:
             details[key] = results[key]
