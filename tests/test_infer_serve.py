@@ -7,7 +7,10 @@ The server runs in a thread on a free loopback port; clients are threads with ht
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -107,6 +110,34 @@ def test_oversized_malformed_and_misdirected_requests_then_still_alive(server) -
     health = httpx.get(f"{url}/health").json()
     assert health["status"] == "ok" and health["task"] == "classify" and health["rejected"] >= 1
     assert httpx.post(f"{url}/classify", json={"inputs": ["still here"]}).status_code == 200
+
+
+@pytest.mark.slow
+def test_serve_command_answers_then_exits_cleanly_on_sigterm(models) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "wellread.cli", "serve", str(models["tag"]), "--port", str(port),
+                               "--backend", "torch"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            assert server.poll() is None and time.time() < deadline, "server did not start"
+            try:
+                health = httpx.get(f"{url}/health", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert health["task"] == "tag" and health["backend"] == "torch"
+        reply = httpx.post(f"{url}/tag", json={"inputs": ["John lives in Paris."]}).json()
+        assert [w["word"] for w in reply["outputs"][0]["words"]] == ["John", "lives", "in", "Paris", "."]
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert "serving" in server.stderr.read()
 
 
 def test_batcher_splits_large_jobs_and_finishes_on_close() -> None:

@@ -13,14 +13,15 @@ Backends (`BACKENDS`):
     onnx-int8   ONNX Runtime on model_int8.onnx (dynamic int8 quantization of the linear layers)
     auto        torch-bf16 where the CPU has native bf16, else torch
 
-`TorchBackend` calls the model with the batch plus its `model_kwargs`: anything a model needs on every call
-(for example a per-layer length configuration read from the model folder) goes there, once, for every pipeline.
+Every pipeline's forward pass goes through `Backend.forward`. `TorchBackend` calls the model as `load_model` built
+it from the folder, so what the folder configures for inference (a length_config.json: dynamic sequence length)
+applies to every pipeline, the server and the benchmarks alike.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -46,16 +47,14 @@ class Backend(Protocol):
 class TorchBackend:
     """A wellread model in PyTorch, in eval mode without autograd; optionally under bf16 autocast."""
 
-    def __init__(self, model: nn.Module, bf16: bool = False, **model_kwargs: Any) -> None:
+    def __init__(self, model: nn.Module, bf16: bool = False) -> None:
         self.model = model.eval()
         self.bf16 = bf16
-        self.model_kwargs = model_kwargs
-        """Keyword arguments passed to every model call, beside the batch."""
         self.name = "torch-bf16" if bf16 else "torch"
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            return self.model(**batch, **self.model_kwargs).logits.float()
+            return self.model(**batch).logits.float()
 
 
 class OnnxBackend:

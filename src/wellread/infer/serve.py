@@ -13,6 +13,7 @@ accepting connections, lets open requests finish, then the batcher runs what it 
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -167,4 +168,10 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 8000, limits:
     import uvicorn
 
     app = create_app(pipeline, limits, max_wait, model_name)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=grace)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler it found: a no-op
+    # here, so a requested shutdown ends the process with status 0 rather than "killed by SIGTERM"
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=grace)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
