@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from wellread.recipe.runner import plan
 from wellread.recipe.schema import RecipeError, load_recipe, parse_overrides, parse_recipe
@@ -113,3 +114,20 @@ def test_the_quickstart_recipe_in_recipes_is_the_embedded_one():
     from wellread.commands.quickstart import recipe_text
 
     assert (ROOT / "recipes" / "quickstart.yaml").read_text(encoding="utf-8") == recipe_text()
+
+
+def test_quickstart_options_rewrite_the_embedded_recipe():
+    import argparse
+
+    from wellread.commands import quickstart
+
+    parser = argparse.ArgumentParser()
+    quickstart.add_arguments(parser)
+    args = parser.parse_args(["--data", "texts/", "--task-data", "train=a.csv", "dev=b.csv", "--label-column",
+                              "stars", "--steps", "50", "--out", "elsewhere"])
+    recipe = parse_recipe(yaml.safe_dump(quickstart.customised(args)), option_types())
+    stages = {s.name: s.options for s in recipe.stages}
+    assert "package-docs" not in stages and str(recipe.out) == "elsewhere"
+    assert stages["corpus"].inputs == ["texts/"] and stages["pretrain"].phases == ["128:50"]
+    assert stages["topics"].data == ["train=a.csv", "dev=b.csv"] and stages["topics"].label_column == "stars"
+    assert "texts/" in recipe.description

@@ -60,6 +60,9 @@ def customised(args: argparse.Namespace) -> dict[str, Any]:
         data["out"] = args.out
     if args.data:
         stages["corpus"]["inputs"] = args.data
+        data["model_name"] = "wellread-tiny"
+        data["description"] = (f"A BERT-Tiny (2 layers, 128 wide) pretrained from scratch on {', '.join(args.data)} "
+                               "by wellread's quickstart recipe.")
     if args.task_data:
         stages["topics"]["data"] = args.task_data
         stages["card"].pop("intended_uses")
