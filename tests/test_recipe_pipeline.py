@@ -83,6 +83,8 @@ stages:
     epochs: 1
     max_length: 32
     bf16: "off"
+  - stage: export
+    int8: false
   - stage: evaluate
     speed_batch_sizes: [1, 4]
     speed_length: 32
@@ -97,7 +99,7 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     parsed = parse_recipe(recipe(tmp_path), option_types(), "micro.yaml")
     with pytest.raises(StageFailed) as info:
         Runner(parsed).run()  # the task files do not exist yet
-    assert str(info.value).startswith("stage 'sentiment' (5/8, micro.yaml line 20) failed:")
+    assert str(info.value).startswith("stage 'sentiment' (5/9, micro.yaml line 20) failed:")
     assert "train.csv" in str(info.value)
     capsys.readouterr()
 
@@ -105,9 +107,10 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     records = Runner(parse_recipe(recipe(tmp_path), option_types(), "micro.yaml")).run()
     out = capsys.readouterr().out
     for n, name in enumerate(["corpus", "tokenizer", "pack", "pretrain"], 1):
-        assert f"[{n}/8] {name}: already complete, skipped" in out
+        assert f"[{n}/9] {name}: already complete, skipped" in out
     assert [r.name for r in records] == ["corpus", "tokenizer", "pack", "pretrain", "sentiment", "student",
-                                         "evaluate", "card"]
+                                         "export", "evaluate", "card"]
+    assert (tmp_path / "work" / "student" / "model.onnx").is_file()
     assert records[5].inputs["teacher"] == records[4].outputs["finetuned"]  # the fine-tuned model teaches
     assert records[5].inputs["student"] == records[3].outputs["model"]  # the pretrained one
     assert records[0].details["snapshot_date"] == "2026-01-31"
@@ -119,7 +122,7 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     metrics = {m["type"]: m["value"] for r in meta["model-index"][0]["results"] for m in r["metrics"]}
     assert set(metrics) == {"accuracy", "macro_f1"}
     assert records[4].details["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=0.01)
-    for section in ("## Model", "## Training data", "**2026-01-31**", "## Training recipe", "## Evaluation",
+    for section in ("## ONNX", "## Model", "## Training data", "**2026-01-31**", "## Training recipe", "## Evaluation",
                     "majority baseline", "## Speed", "## Intended uses", "## Limitations", "## How to use"):
         assert section in body
     assert "(its teacher)" in (tmp_path / "work" / "student" / "README.md").read_text()

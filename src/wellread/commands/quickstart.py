@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fine-tune on this labelled data (a folder or SPLIT=FILE items) instead of the topic task")
     p.add_argument("--text-column", default=None, help="with --task-data: the text column (default text)")
     p.add_argument("--label-column", default=None, help="with --task-data: the label column (default label)")
-    p.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the recipe's 1200)")
+    p.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the recipe's 800)")
     p.add_argument("--print-recipe", action="store_true", help="print the recipe (YAML) and exit")
 
 
@@ -78,37 +78,23 @@ def customised(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def demo(records: list, classify: bool = True) -> None:
-    """What the pretrained model fills in and (`classify`) how the classifier labels a few sentences."""
-    import numpy as np
-
-    from wellread.commands.fill_mask import fill_mask
-    from wellread.finetune.classification import encode_texts, predict_logits
-    from wellread.models.checkpoint import load_model
-    from wellread.tokenizer import Tokenizer
+    """What `wellread fill-mask` answers with the pretrained model and (`classify`) what `wellread classify`
+    answers with the fine-tuned one, through the same inference pipelines."""
+    from wellread.infer import load_pipeline
 
     by_name = {r.name: r for r in records}
     folder = by_name["pretrain"].outputs["model"]
-    model, _ = load_model(folder, "masked-lm")
-    tokenizer = Tokenizer.load(folder)
-    print(f"\nwellread fill-mask --model {folder} TEXT:")
-    for text in FILL_MASK_EXAMPLES:
-        top = fill_mask(model, tokenizer, text, top_k=3)[0]
+    fill = load_pipeline(folder, "fill-mask", top_k=3)
+    print(f"\nwellread fill-mask --model {folder} TEXT ...")
+    for text, out in zip(FILL_MASK_EXAMPLES, fill(FILL_MASK_EXAMPLES), strict=True):
+        top = out["predictions"][0]  # the first [MASK]'s candidates
         print(f"  {text:<42} -> " + ", ".join(f"{p['token']} ({p['score']:.2f})" for p in top))
     if not classify:
         return
     folder = by_name["topics"].outputs["finetuned"]
-    model, _ = load_model(folder, "sequence-classification")
-    model.eval()
-    tokenizer = Tokenizer.load(folder)
-    ids, types = encode_texts(tokenizer, CLASSIFY_EXAMPLES, None, 64)
-    logits = predict_logits(model, tokenizer, ids, types)
-    probs = np.exp(logits - logits.max(-1, keepdims=True))
-    probs /= probs.sum(-1, keepdims=True)
-    labels = model.config.id2label
-    print(f"\nwellread predict --model {folder} --input TEXTS:")
-    for text, row in zip(CLASSIFY_EXAMPLES, probs, strict=True):
-        best = int(row.argmax())
-        print(f"  {text[:70]:<70} -> {labels[best]} ({row[best]:.2f})")
+    print(f"\nwellread classify --model {folder} TEXT ...")
+    for text, out in zip(CLASSIFY_EXAMPLES, load_pipeline(folder, "classify")(CLASSIFY_EXAMPLES), strict=True):
+        print(f"  {text[:72]:<72} -> {out['label']} ({out['score']:.2f})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -142,6 +142,7 @@ def render(ctx: StageContext, opts: o.CardOptions, record: StageRecord, folder: 
     lines += _recipe_section(recipe, records)
     lines += _evaluation_section(records)
     lines += _speed_section(records)
+    lines += _export_section(records, record.name)
     lines += ["## Intended uses", "", opts.intended_uses.strip() or DEFAULT_USES, "",
               "## Limitations", "", opts.limitations.strip() or DEFAULT_LIMITS, ""]
     lines += _usage_section(folder, pipeline)
@@ -208,11 +209,24 @@ def _speed_section(records: list[StageRecord]) -> list[str]:
              f"{cpu_name()} (measured by the recipe's evaluate stage; other work on the machine slows it).", ""]
     rows = []
     for name, s in speeds:
-        for key, figure in s.items():
-            if key.startswith("batch"):
-                rows.append([name, s["length"], s["threads"], key[5:], f"{figure['sequences_per_s']:,.1f}",
+        for backend, figures in s["backends"].items():
+            for key, figure in figures.items():
+                rows.append([name, backend, s["length"], s["threads"], key[5:], f"{figure['sequences_per_s']:,.1f}",
                              f"{figure['ms_per_batch']:.2f}"])
-    return lines + _md_table(["model", "length", "threads", "batch", "sequences/s", "ms/batch"], rows) + [""]
+    header = ["model", "backend", "length", "threads", "batch", "sequences/s", "ms/batch"]
+    return lines + _md_table(header, rows) + [""]
+
+
+def _export_section(records: list[StageRecord], own: str) -> list[str]:
+    exported = [r.details[own] for r in _find(records, "export") if own in r.details]
+    if not exported:
+        return []
+    lines = ["## ONNX", "", "Exported by the recipe's export stage and checked against PyTorch on random padded "
+             "batches (`wellread classify/serve/bench --backend onnx` or `onnx-int8` use them):", ""]
+    files = exported[0]["files"]
+    rows = [[c["backend"], files.get("model_int8.onnx" if "int8" in c["backend"] else "model.onnx", ""),
+             f"{c['max_abs_diff']:.1e}", f"{100 * c['top1_agreement']:.1f}%"] for c in exported[0]["checks"]]
+    return lines + _md_table(["backend", "MB", "max abs logit difference", "top-1 agreement"], rows) + [""]
 
 
 def _usage_section(folder: str, pipeline: str) -> list[str]:

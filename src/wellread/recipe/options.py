@@ -236,3 +236,12 @@ class GeneralDistillOptions:
 
     def check(self) -> Checks:
         return _positive(self, "batch_size", "lr")
+
+
+@dataclass
+class ExportOptions:
+    """ONNX export of each task model (else the latest pretrained one) into its own folder, where `wellread
+    classify/serve/bench --backend onnx` find it; each file is checked against PyTorch."""
+
+    int8: bool = True
+    """Also write model_int8.onnx (dynamic int8 quantization of the matrix products)."""

@@ -14,35 +14,43 @@ from wellread.recipe.base import StageContext, StageRecord, StageResult
 
 def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threads: int,
                   seconds: float = 1.5) -> dict[str, Any]:
-    """Forward passes per second of the model in `folder` (with its head) on random token ids: for each batch
-    size, sequences/s and milliseconds per batch, the mean over ~`seconds` after two warm-up passes."""
+    """Sequences per second of the model in `folder` through each inference backend it has (PyTorch fp32, and
+    ONNX Runtime fp32/int8 when exported), on random token ids of `length`: for each batch size, the mean over
+    ~`seconds` of timed forward passes after two warm-up passes."""
     import torch
 
-    from wellread.models.checkpoint import load_model
+    from wellread.config import load_config
+    from wellread.infer.backends import ONNX_FILES, load_backend
+    from wellread.infer.pipeline import TASK_HEADS, model_task
 
-    model, _ = load_model(folder)
-    model.eval()
+    config = load_config(folder)
+    head = TASK_HEADS[model_task(Path(folder))]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    length = min(length, model.config.max_position_embeddings)
-    out: dict[str, Any] = {"length": length, "threads": threads, "torch": torch.__version__,
-                           "parameters": sum(p.numel() for p in model.parameters())}
+    length = min(length, config.max_position_embeddings)
+    out: dict[str, Any] = {"length": length, "threads": threads, "torch": torch.__version__, "backends": {}}
+    names = ["torch", *(name for name, file in ONNX_FILES.items() if (Path(folder) / file).is_file())]
     try:
         generator = torch.Generator().manual_seed(0)
-        for batch in batch_sizes:
-            low = min(1000, model.config.vocab_size // 2)  # past the special tokens
-            ids = torch.randint(low, model.config.vocab_size, (batch, length), generator=generator)
-            mask, types = torch.ones_like(ids), torch.zeros_like(ids)
-            with torch.inference_mode():
+        for name in names:
+            backend = load_backend(folder, head, name, threads=threads)
+            if name == "torch":
+                out["parameters"] = sum(p.numel() for p in backend.model.parameters())
+            figures = out["backends"][name] = {}
+            for batch in batch_sizes:
+                low = min(1000, config.vocab_size // 2)  # past the special tokens
+                ids = torch.randint(low, config.vocab_size, (batch, length), generator=generator)
+                inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                          "token_type_ids": torch.zeros_like(ids)}
                 for _ in range(2):
-                    model(ids, mask, types)
+                    backend.forward(inputs)
                 runs, start = 0, time.perf_counter()
                 while runs < 3 or time.perf_counter() - start < seconds:
-                    model(ids, mask, types)
+                    backend.forward(inputs)
                     runs += 1
                 elapsed = time.perf_counter() - start
-            out[f"batch{batch}"] = {"ms_per_batch": round(1000 * elapsed / runs, 2),
-                                    "sequences_per_s": round(batch * runs / elapsed, 1)}
+                figures[f"batch{batch}"] = {"ms_per_batch": round(1000 * elapsed / runs, 2),
+                                            "sequences_per_s": round(batch * runs / elapsed, 1)}
     finally:
         torch.set_num_threads(previous)
     return out
@@ -98,14 +106,17 @@ def run_evaluate(opts: o.EvaluateOptions, ctx: StageContext) -> StageResult:
             folder = record.outputs.get("finetuned") or record.outputs["model"]
             speed[record.name] = measure_speed(folder, opts.speed_length, opts.speed_batch_sizes, opts.threads,
                                                opts.speed_seconds)
-            figures = ", ".join(f"batch {b}: {speed[record.name][f'batch{b}']['sequences_per_s']:,.0f} seq/s"
-                                for b in opts.speed_batch_sizes)
-            print(f"  speed of {record.name} (length {opts.speed_length}, {opts.threads} thread(s)): {figures}")
+            for backend, figures in speed[record.name]["backends"].items():
+                text = ", ".join(f"batch {b}: {figures[f'batch{b}']['sequences_per_s']:,.0f} seq/s"
+                                 for b in opts.speed_batch_sizes)
+                print(f"  speed of {record.name} on {backend} (length {opts.speed_length}, {opts.threads} thread(s)): "
+                      + text)
     parts = [f"{name} {e['task']} {next(iter(e['metrics']))} {next(iter(e['metrics'].values())):.2f}"
              for name, e in evaluations.items() if e.get("metrics")]
     if speed:
-        first = next(iter(speed.values()))
-        parts.append(f"{first[f'batch{opts.speed_batch_sizes[-1]}']['sequences_per_s']:,.0f} seq/s "
-                     f"(batch {opts.speed_batch_sizes[-1]}, len {first['length']}, {opts.threads} thread)")
+        first, batch = next(iter(speed.values())), opts.speed_batch_sizes[-1]
+        fastest = max(first["backends"].items(), key=lambda kv: kv[1][f"batch{batch}"]["sequences_per_s"])
+        parts.append(f"{fastest[1][f'batch{batch}']['sequences_per_s']:,.0f} seq/s on {fastest[0]} "
+                     f"(batch {batch}, len {first['length']}, {opts.threads} thread)")
     return StageResult({}, "; ".join(parts) or "nothing to evaluate",
                        {"split": opts.split, "evaluations": evaluations, "speed": speed})
