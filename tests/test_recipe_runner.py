@@ -132,6 +132,17 @@ def test_a_changed_input_file_reruns_everything_that_reads_it(tmp_path, source):
     assert records[2].details == {"words": 7}
 
 
+def test_fingerprints_follow_files_folders_globs_and_split_items(tmp_path):
+    from wellread.recipe.runner import fingerprint
+
+    (tmp_path / "a.txt").write_text("one")
+    before = [fingerprint(str(tmp_path)), fingerprint(str(tmp_path / "*.txt")), fingerprint(f"train={tmp_path}/a.txt")]
+    assert fingerprint("google/bert_uncased_L-2_H-128_A-2") == "google/bert_uncased_L-2_H-128_A-2"
+    (tmp_path / "b.txt").write_text("two")
+    after = [fingerprint(str(tmp_path)), fingerprint(str(tmp_path / "*.txt")), fingerprint(f"train={tmp_path}/a.txt")]
+    assert after[0] != before[0] and after[1] != before[1] and after[2] == before[2]
+
+
 def test_a_deleted_output_reruns_its_stage_and_the_ones_after(tmp_path, source):
     run(tmp_path)
     (tmp_path / "work" / "second" / "text.txt").unlink()

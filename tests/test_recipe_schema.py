@@ -79,6 +79,11 @@ def test_unknown_stage_type_and_duplicate_names():
     assert "stages[4].name: stage name 'corpus' is used twice" in message
 
 
+def test_a_stage_name_must_be_a_folder_name():
+    assert "stages[4].name: '../x': a stage name is its folder's name" in error_of(GOOD.replace("name: sst2",
+                                                                                               "name: ../x"))
+
+
 def test_top_level_problems_and_bad_yaml():
     assert "(top level)" in error_of("- just a list")
     assert "out: is required" in error_of("name: x\nstages:\n  - stage: card\n")

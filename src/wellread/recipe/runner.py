@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import glob
 import hashlib
 import json
 import os
@@ -77,16 +78,19 @@ def plan(recipe: Recipe, registry: dict[str, StageType] = STAGES) -> list[Planne
 
 
 def fingerprint(value: Any) -> Any:
-    """Files named by `value` (a path string, or a list of them) -> (path, size, mtime) of every file under them;
-    anything else (hub ids, presets, globs) is itself."""
+    """Files named by `value` (a path, a glob or SPLIT=PATH string, or a list of them) -> a digest of the path,
+    size and modification time of every file they hold; anything else (hub ids, presets) is itself."""
     if isinstance(value, list):
         return [fingerprint(v) for v in value]
     if isinstance(value, str) and "=" in value and not os.path.exists(value):  # SPLIT=FILE
         split, _, path = value.partition("=")
         return {split: fingerprint(path)}
-    if not isinstance(value, str) or not os.path.exists(value):
+    if isinstance(value, str) and glob.has_magic(value):
+        files = sorted(Path(p) for p in glob.glob(value, recursive=True) if os.path.isfile(p))
+    elif not isinstance(value, str) or not os.path.exists(value):
         return value
-    files = [Path(value)] if os.path.isfile(value) else sorted(p for p in Path(value).rglob("*") if p.is_file())
+    else:
+        files = [Path(value)] if os.path.isfile(value) else sorted(p for p in Path(value).rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for path in files:
         st = path.stat()

@@ -25,6 +25,7 @@ from wellread.errors import WellreadError
 
 Path_ = tuple[str | int, ...]
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 _VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
@@ -251,6 +252,9 @@ def parse_recipe(text: str, option_types: dict[str, type], source: str = "<recip
             problems.add((*path, "stage"), f"unknown stage type {kind!r}; {hint}types: {', '.join(option_types)}")
             continue
         name = str(item.get("name", kind))
+        if not _NAME.fullmatch(name):
+            problems.add((*path, "name"), f"{name!r}: a stage name is its folder's name: letters, digits, '.', '_', "
+                                          "'-', not starting with '.'")
         if name in seen:
             problems.add((*path, "name"), f"stage name {name!r} is used twice: give each stage its own `name`")
         seen.add(name)
