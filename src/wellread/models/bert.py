@@ -1,12 +1,16 @@
 """The BERT encoder. Module and parameter names follow `transformers`' BertModel exactly, so its state
 dicts load with `strict=True`.
 
+With a length configuration (`wellread.dynamic`), layers keep only their most attended tokens; without one
+the forward is the ordinary one.
+
 Shapes: B batch, T tokens, H hidden size, N heads, D head size (H = N * D), F FFN size.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
+from wellread.dynamic.config import LengthConfig
+from wellread.dynamic.drop import TokenDrop, token_drop
 
 ACT_FNS = {
     "gelu": F.gelu,
@@ -171,9 +177,13 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertSelfOutput(config, config.intermediate_size)
 
-    def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool = False) -> tuple[Tensor, Tensor | None]:
-        x, scores = self.attention(x, mask, return_scores)
-        return self.output(self.intermediate(x), x), scores  # (B, T, H)
+    def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool = False,
+                shorten: Callable[[Tensor, Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
+        """`shorten(x, scores)` keeps the most attended tokens after attention: the FFN runs on (B, T', H)."""
+        x, scores = self.attention(x, mask, return_scores or shorten is not None)
+        if shorten is not None:
+            x = shorten(x, scores)  # (B, T', H)
+        return self.output(self.intermediate(x), x), scores  # (B, T, H) or (B, T', H)
 
 
 class BertEncoder(nn.Module):
@@ -182,15 +192,21 @@ class BertEncoder(nn.Module):
         self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
 
     def forward(self, x: Tensor, mask: Tensor | None, output_hidden_states: bool = False,
-                output_attention_scores: bool = False) -> EncoderOutput:
+                output_attention_scores: bool = False, drop: TokenDrop | None = None) -> EncoderOutput:
+        """With `drop`, hidden states and scores have each layer's kept length; the output is restored to T."""
         hidden = [x] if output_hidden_states else None
         all_scores = [] if output_attention_scores else None
-        for layer in self.layer:
-            x, scores = layer(x, mask, output_attention_scores)
+        for i, layer in enumerate(self.layer):
+            shorten = None if drop is None else drop.shortener(i, x)
+            x, scores = layer(x, mask, output_attention_scores, shorten)
+            if shorten is not None:
+                mask = drop.mask  # (B, 1, 1, T') or None
             if hidden is not None:
                 hidden.append(x)
             if all_scores is not None:
                 all_scores.append(scores)
+        if drop is not None:
+            x = drop.restore(x)  # (B, T, H)
         return EncoderOutput(x, None, hidden, all_scores)
 
 
@@ -209,6 +225,8 @@ class BertModel(nn.Module):
     """Embeddings, L transformer layers and (optionally) the pooler; HF's `BertModel`."""
 
     encoder_class: type[nn.Module] = BertEncoder
+    length_config: LengthConfig | None = None
+    """Used in eval mode when forward is given no `length_config` (`load_model` reads length_config.json)."""
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True) -> None:
         super().__init__()
@@ -219,10 +237,21 @@ class BertModel(nn.Module):
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, *, output_hidden_states: bool = False,
-                output_attention_scores: bool = False) -> EncoderOutput:
-        """input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T)."""
+                output_attention_scores: bool = False, length_config: LengthConfig | None = None) -> EncoderOutput:
+        """input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T).
+
+        length_config: the tokens each layer keeps (`wellread.dynamic`); default: `self.length_config` in eval
+        mode, none in training. A full configuration (every layer keeps all) runs the ordinary forward.
+        """
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
-        out = self.encoder(x, key_padding_mask(attention_mask), output_hidden_states, output_attention_scores)
+        mask = key_padding_mask(attention_mask)
+        if length_config is None and not self.training:
+            length_config = self.length_config
+        drop = token_drop(self, x, mask, length_config)
+        if drop is None:
+            out = self.encoder(x, mask, output_hidden_states, output_attention_scores)
+        else:
+            out = self.encoder(x, mask, output_hidden_states, output_attention_scores, drop)
         if self.pooler is not None:
             out.pooler_output = self.pooler(out.last_hidden_state)
         return out

@@ -19,6 +19,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from wellread.config import BertConfig, load_config
+from wellread.dynamic.config import FILE_NAME as LENGTH_CONFIG
+from wellread.dynamic.config import read_length_config, save_length_config
 from wellread.errors import CheckpointError
 from wellread.models import FAMILIES, EncoderWithHead, architecture_name, build_model, head_of_architecture
 
@@ -177,7 +179,8 @@ def load_model(name_or_path: str | Path, head: str | None = None, *, labels: lis
     head: "base", "masked-lm", "pretraining", "next-sentence", "sequence-classification",
     "token-classification" or "question-answering"; default: the checkpoint's own `architectures`.
     labels / problem_type: give a classification head this label set ("regression": one output).
-    Returns the model in eval mode and a report of new, re-initialised and unused weights.
+    Returns the model in eval mode and a report of new, re-initialised and unused weights. A length_config.json
+    in the folder becomes `model.length_config` (dynamic sequence length at inference).
     """
     folder = resolve_model_dir(name_or_path, revision)
     config = load_config(folder)
@@ -189,13 +192,15 @@ def load_model(name_or_path: str | Path, head: str | None = None, *, labels: lis
         config = config.with_labels(labels, problem_type)
     model = build_model(config, head)
     report = load_state(model, read_state_dict(folder), str(folder))
+    model.length_config = read_length_config(folder, config.num_hidden_layers)  # None: full length
     return model.eval(), report
 
 
 def save_model(model: nn.Module, folder: str | Path, tokenizer=None) -> Path:
     """Write config.json and model.safetensors (and the tokenizer files) in the Hugging Face layout.
 
-    Tied weights are stored once, as transformers stores them; the weight file is replaced atomically.
+    Tied weights are stored once, as transformers stores them; the weight file is replaced atomically. The
+    model's `length_config` is written as length_config.json (an old one is removed when the model has none).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -208,6 +213,10 @@ def save_model(model: nn.Module, folder: str | Path, tokenizer=None) -> Path:
     save_file(state, tmp, metadata={"format": "pt"})
     os.replace(tmp, folder / "model.safetensors")
     config.save(folder / "config.json")
+    if model.length_config is not None:
+        save_length_config(model.length_config, folder)
+    else:
+        (folder / LENGTH_CONFIG).unlink(missing_ok=True)  # a stale one would shorten these weights
     if tokenizer is not None:
         tokenizer.save(folder)
     return folder

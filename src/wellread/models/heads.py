@@ -9,11 +9,13 @@ SqueezeBERT) and its head under HF's name (`cls.predictions`, `cls.seq_relations
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
+from wellread.dynamic.config import LengthConfig
 from wellread.models.bert import ACT_FNS, BertModel, EncoderOutput, Linear
 from wellread.models.squeezebert import SqueezeBertModel
 
@@ -68,11 +70,21 @@ class EncoderWithHead(nn.Module):
         return getattr(self, self.family.prefix)
 
     @property
+    def length_config(self) -> LengthConfig | None:
+        """The encoder's length configuration (`wellread.dynamic`), used in eval mode; None: full length."""
+        return self.base.length_config
+
+    @length_config.setter
+    def length_config(self, value: LengthConfig | None) -> None:
+        self.base.length_config = value
+
+    @property
     def hf_architecture(self) -> str:
         return self.family.hf_name + type(self).__name__
 
     def encode(self, input_ids: Tensor, attention_mask: Tensor | None = None,
-               token_type_ids: Tensor | None = None, **kwargs: bool) -> EncoderOutput:
+               token_type_ids: Tensor | None = None, **kwargs: Any) -> EncoderOutput:
+        """The encoder's output; kwargs: output_hidden_states, output_attention_scores, length_config."""
         return self.base(input_ids, attention_mask, token_type_ids, **kwargs)
 
 
@@ -136,7 +148,7 @@ class ForMaskedLM(EncoderWithHead):
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, masked_positions: Tensor | None = None,
-                **kwargs: bool) -> HeadOutput:
+                **kwargs: Any) -> HeadOutput:
         enc = self.encode(input_ids, attention_mask, token_type_ids, **kwargs)
         logits = self.cls.predictions(_gather(enc.last_hidden_state, masked_positions))  # (B, T, V) or (M, V)
         return HeadOutput(logits, enc)
@@ -154,7 +166,7 @@ class ForPreTraining(ForMaskedLM):
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, masked_positions: Tensor | None = None,
-                **kwargs: bool) -> HeadOutput:
+                **kwargs: Any) -> HeadOutput:
         out = super().forward(input_ids, attention_mask, token_type_ids, masked_positions, **kwargs)
         out.sentence_logits = self.cls.seq_relationship(out.encoder.pooler_output)  # (B, 2)
         return out
@@ -170,7 +182,7 @@ class ForNextSentencePrediction(EncoderWithHead):
         self.cls = SentenceHead(config)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
-                token_type_ids: Tensor | None = None, **kwargs: bool) -> HeadOutput:
+                token_type_ids: Tensor | None = None, **kwargs: Any) -> HeadOutput:
         enc = self.encode(input_ids, attention_mask, token_type_ids, **kwargs)
         return HeadOutput(self.cls.seq_relationship(enc.pooler_output), enc)
 
@@ -187,7 +199,7 @@ class ForSequenceClassification(EncoderWithHead):
         self.classifier = Linear(config.hidden_size, outputs)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
-                token_type_ids: Tensor | None = None, **kwargs: bool) -> HeadOutput:
+                token_type_ids: Tensor | None = None, **kwargs: Any) -> HeadOutput:
         enc = self.encode(input_ids, attention_mask, token_type_ids, **kwargs)
         return HeadOutput(self.classifier(self.dropout(enc.pooler_output)), enc)
 
@@ -204,7 +216,7 @@ class ForTokenClassification(EncoderWithHead):
         self.classifier = Linear(config.hidden_size, config.num_labels)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
-                token_type_ids: Tensor | None = None, **kwargs: bool) -> HeadOutput:
+                token_type_ids: Tensor | None = None, **kwargs: Any) -> HeadOutput:
         enc = self.encode(input_ids, attention_mask, token_type_ids, **kwargs)
         return HeadOutput(self.classifier(self.dropout(enc.last_hidden_state)), enc)
 
@@ -220,6 +232,6 @@ class ForQuestionAnswering(EncoderWithHead):
         self.qa_outputs = Linear(config.hidden_size, 2)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
-                token_type_ids: Tensor | None = None, **kwargs: bool) -> HeadOutput:
+                token_type_ids: Tensor | None = None, **kwargs: Any) -> HeadOutput:
         enc = self.encode(input_ids, attention_mask, token_type_ids, **kwargs)
         return HeadOutput(self.qa_outputs(enc.last_hidden_state), enc)

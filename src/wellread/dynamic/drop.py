@@ -1,0 +1,113 @@
+"""Token dropping inside the BERT encoder (Length-Adaptive Transformer, Kim & Cho 2021), with drop-and-restore.
+
+A layer that shortens the sequence attends over every token it was given, then ranks them by significance
+(the attention each token receives, summed over heads and real queries) and runs its FFN only on the top ones,
+per example: padding is never selected and [CLS] always is (the pooler and the QA null answer read it).
+Examples that keep fewer tokens than the longest in the batch are padded again, and the attention mask follows.
+
+Drop-and-restore: every token's latest complete state is kept in a full-length buffer; a token dropped in
+layer i keeps the state it entered layer i with, and at the end the survivors' final states are written back at
+their original positions. The encoder therefore always returns (B, T, H) for the input's T, and every head
+(sequence, token, QA, masked-LM) reads the positions it expects.
+
+Shapes: B batch, T tokens now, T0 tokens of the input, T' tokens kept, N heads, H hidden size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import Tensor, nn
+
+from wellread.dynamic.config import LengthConfig
+from wellread.errors import ConfigError
+
+
+def significance(scores: Tensor, mask: Tensor | None) -> Tensor:
+    """Attention received by each key token, summed over heads and real queries: (B, N, T, T) -> (B, T).
+
+    scores: pre-softmax and before masking (as `attend` returns them); mask (B, 1, 1, T) bool or None.
+    """
+    scores = scores.detach().float()
+    if mask is None:
+        return scores.softmax(-1).sum((1, 2))  # (B, T)
+    probs = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1)  # (B, N, T, T)
+    queries = mask[:, 0, 0, :, None].float()  # (B, T, 1): padded queries do not vote
+    return (probs * queries[:, None]).sum((1, 2))  # (B, T)
+
+
+def top_tokens(scores: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, Tensor]:
+    """The `keep[b]` most significant real tokens of each example, [CLS] first and in their original order.
+
+    Returns (index (B, T') into the current tokens, valid (B, T') bool) with T' = max(keep); the slots after
+    an example's own count are padding (valid False; their index is any token's, to be masked out).
+    """
+    sig = significance(scores, mask)  # (B, T)
+    if mask is not None:
+        sig = sig.masked_fill(~mask[:, 0, 0, :], -torch.inf)  # padding is never selected
+    sig[:, 0] = torch.inf  # [CLS] is always kept
+    T, kept = sig.size(1), int(keep.max())
+    ranked = sig.topk(kept, dim=1).indices  # (B, T'), most significant first
+    valid = torch.arange(kept)[None] < keep[:, None]  # (B, T')
+    order = torch.where(valid, ranked, ranked + T).sort(dim=1).values  # kept tokens first, by position
+    return order % T, valid
+
+
+class TokenDrop:
+    """One forward pass's token dropping: the per-example lengths, the current mask and the restore buffer.
+
+    The encoder asks `shortener(i, x)` before layer i (None when the layer keeps every token), passes the
+    returned function to the layer, reads the new `mask` after it, and calls `restore` at the end.
+    """
+
+    def __init__(self, x: Tensor, mask: Tensor | None, config: LengthConfig) -> None:
+        B, T, _ = x.shape
+        n = torch.full((B,), T) if mask is None else mask[:, 0, 0, :].sum(-1)  # (B,) real tokens
+        self.lengths = config.token_lengths(n)  # (B, L + 1)
+        self.mask = mask  # (B, 1, 1, T) or None: the current tokens' attention mask
+        self.positions = torch.arange(T).expand(B, T)  # (B, T): original position of each current token
+        self.buffer = x  # (B, T0 + 1, H) once anything is dropped; the extra slot takes padding writes
+        self.dropped = False
+
+    def shortener(self, layer: int, x: Tensor) -> Callable[[Tensor, Tensor], Tensor] | None:
+        """The selection for layer `layer` given its input x (B, T, H), or None when it keeps every token."""
+        if not bool((self.lengths[:, layer + 1] < self.lengths[:, layer]).any()):
+            return None
+        if not self.dropped:  # the buffer gets a spare slot T0 for the padding slots' positions
+            self.buffer = torch.cat([self.buffer, self.buffer[:, :1]], dim=1)  # (B, T0 + 1, H)
+            self.dropped = True
+        self.buffer = self._write(x)  # tokens dropped in this layer keep the state they entered it with
+        return partial(self._select, layer)
+
+    def _select(self, layer: int, x: Tensor, scores: Tensor) -> Tensor:
+        """Layer `layer`'s kept tokens: (B, T, H) after attention, scores (B, N, T, T) -> (B, T', H)."""
+        index, valid = top_tokens(scores, self.mask, self.lengths[:, layer + 1])  # (B, T') each
+        spare = self.buffer.size(1) - 1
+        self.positions = torch.where(valid, self.positions.gather(1, index), spare)  # (B, T')
+        self.mask = None if bool(valid.all()) else valid[:, None, None, :]
+        return x.gather(1, index[..., None].expand(-1, -1, x.size(-1)))  # (B, T', H)
+
+    def _write(self, x: Tensor) -> Tensor:
+        """The buffer with x (B, T, H) written at the current tokens' original positions."""
+        return self.buffer.scatter(1, self.positions[..., None].expand(-1, -1, x.size(-1)), x)
+
+    def restore(self, x: Tensor) -> Tensor:
+        """The last layer's output at every original position: (B, T', H) -> (B, T0, H)."""
+        if not self.dropped:
+            return x
+        return self._write(x)[:, :-1]
+
+
+def token_drop(model: nn.Module, x: Tensor, mask: Tensor | None, config: LengthConfig | None) -> TokenDrop | None:
+    """The TokenDrop of one forward pass of a BertModel, or None for the full model (no configuration, or one
+    that keeps every token). x: (B, T, H) embeddings; mask: (B, 1, 1, T) bool or None."""
+    if config is None or config.is_full():
+        return None
+    if model.config.model_type != "bert":
+        raise ConfigError(f"dynamic sequence length is implemented for BERT encoders, not {model.config.model_type}")
+    layers = len(model.encoder.layer)
+    if config.layers != layers:
+        raise ConfigError(f"the length configuration has {config.layers} keep fractions for {layers} layers")
+    return TokenDrop(x, mask, config)

@@ -1,0 +1,208 @@
+"""Dynamic sequence length: length configurations, the LengthDrop schedule, token selection inside the encoder,
+drop-and-restore, and the configuration saved with a model. Tiny random BERTs throughout."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from wellread.config import BertConfig, SqueezeBertConfig
+from wellread.dynamic.config import FILE_NAME, LengthConfig, read_length_config, sample, save_length_config, smallest
+from wellread.dynamic.drop import significance, top_tokens
+from wellread.errors import ConfigError
+from wellread.models import build_model
+from wellread.models.checkpoint import load_model, save_model
+
+
+def tiny_config(layers: int = 3) -> BertConfig:
+    return BertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                      intermediate_size=48, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                      attention_probs_dropout_prob=0.0)
+
+
+def model_for(head: str, layers: int = 3) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(tiny_config(layers), head).eval()
+
+
+def padded_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Three rows of 20 tokens; rows 1 and 2 padded to 13 and 6 real tokens."""
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(1, 101, (3, 20), generator=g)
+    mask = torch.ones(3, 20, dtype=torch.long)
+    mask[1, 13:] = 0
+    mask[2, 6:] = 0
+    ids[mask == 0] = 0
+    types = torch.zeros_like(ids)
+    types[:, 8:] = 1
+    return ids, mask, types
+
+
+# --- configurations and the schedule --------------------------------------------------------------
+
+
+def test_length_config_validates_and_counts_tokens() -> None:
+    with pytest.raises(ConfigError, match="increase"):
+        LengthConfig((0.5, 0.8))
+    with pytest.raises(ConfigError, match=r"\(0, 1\]"):
+        LengthConfig((1.0, 0.0))
+    with pytest.raises(ConfigError, match="none"):
+        LengthConfig(())
+    config = LengthConfig((1.0, 0.7, 0.3), min_tokens=4)
+    lengths = config.token_lengths(torch.tensor([10, 100, 5, 2]))
+    assert lengths.tolist() == [[10, 10, 7, 4], [100, 100, 70, 30], [5, 5, 4, 4], [2, 2, 2, 2]]
+    assert LengthConfig.full(4).is_full() and not config.is_full()
+
+
+def test_lengthdrop_schedule_stays_within_its_bounds() -> None:
+    p, layers = 0.2, 6
+    g = torch.Generator().manual_seed(0)
+    n = torch.arange(1, 300)
+    for _ in range(200):
+        config = sample(layers, p, g)
+        previous = 1.0
+        for keep in config.keep:  # each layer keeps between (1 - p) and all of the previous layer's share
+            assert (1 - p) * previous - 1e-12 <= keep <= previous
+            previous = keep
+        tokens = config.token_lengths(n)  # (N, L + 1)
+        assert (tokens[:, 1:] <= tokens[:, :-1]).all()  # never more than the layer before
+        assert (tokens[:, 1:] >= n.clamp(max=config.min_tokens)[:, None]).all()  # the floor
+        assert (tokens[:, 1:] >= torch.ceil(torch.tensor(config.keep)[None] * n[:, None] - 1e-6)).all()
+    low = smallest(layers, p)
+    assert low.keep == pytest.approx([(1 - p) ** (i + 1) for i in range(layers)])
+    again = sample(layers, p, torch.Generator().manual_seed(5))
+    assert again == sample(layers, p, torch.Generator().manual_seed(5))
+
+
+def test_length_config_round_trips_through_the_model_folder(tmp_path) -> None:
+    model = model_for("sequence-classification")
+    model.length_config = LengthConfig((0.9, 0.6, 0.45), min_tokens=3)
+    folder = save_model(model, tmp_path / "m")
+    assert json.loads((folder / FILE_NAME).read_text())["keep"] == [0.9, 0.6, 0.45]
+    loaded, _ = load_model(folder)
+    assert loaded.length_config == model.length_config
+    ids, mask, types = padded_batch()
+    with torch.no_grad():
+        assert torch.equal(loaded(ids, mask, types).logits, model(ids, mask, types).logits)
+    model.length_config = None  # saving a model without one removes the stale file
+    save_model(model, folder)
+    assert not (folder / FILE_NAME).exists() and load_model(folder)[0].length_config is None
+    save_length_config(LengthConfig((1.0, 0.5)), folder)
+    with pytest.raises(ConfigError, match="2 keep fractions but the model has 3 layers"):
+        load_model(folder)
+    (folder / FILE_NAME).write_text("{\"keep\": \"half\"}")
+    with pytest.raises(ConfigError, match="keep"):
+        read_length_config(folder)
+
+
+# --- token selection --------------------------------------------------------------------------------
+
+
+def test_significance_is_attention_received_from_real_queries() -> None:
+    scores = torch.zeros(1, 2, 4, 4)
+    scores[..., 2] = math.log(5.0)  # every query gives key 2 five times the weight of the others
+    mask = torch.tensor([[True, True, True, False]])[:, None, None, :]
+    sig = significance(scores, mask)  # 3 real queries x 2 heads; key 2 gets 5/7 of each
+    assert sig[0].tolist() == pytest.approx([6 / 7, 6 / 7, 30 / 7, 0.0])
+    assert significance(scores, None)[0].sum().item() == pytest.approx(8.0)  # 4 queries x 2 heads
+
+
+def test_top_tokens_keeps_cls_never_padding_and_keeps_order() -> None:
+    scores = torch.zeros(2, 1, 6, 6)
+    scores[0, ..., 4] = 3.0  # example 0 attends to 4, then 2
+    scores[0, ..., 2] = 2.0
+    scores[1, ..., 5] = 9.0  # example 1's most attended key is padding
+    scores[1, ..., 3] = 2.0
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]).bool()[:, None, None, :]
+    index, valid = top_tokens(scores, mask, torch.tensor([3, 2]))
+    assert index[0].tolist() == [0, 2, 4]  # [CLS] forced, then by position
+    assert index[1, :2].tolist() == [0, 3] and valid.tolist() == [[True] * 3, [True, True, False]]
+
+
+# --- the encoder with a length configuration --------------------------------------------------------
+
+
+@pytest.mark.parametrize("head", ["sequence-classification", "question-answering", "token-classification"])
+def test_nothing_dropped_is_exactly_the_full_model(head) -> None:
+    model = model_for(head)
+    ids, mask, types = padded_batch()
+    with torch.no_grad():
+        full = model(ids, mask, types).logits
+        model.length_config = LengthConfig.full(3)  # keeps all: the ordinary forward
+        assert torch.equal(model(ids, mask, types).logits, full)
+        model.length_config = LengthConfig((0.99, 0.99, 0.99))  # ceil(0.99 n) = n for n <= 20: nothing dropped
+        assert torch.equal(model(ids, mask, types).logits, full)
+        dropped = model(ids, mask, types, length_config=LengthConfig((0.8, 0.5, 0.3))).logits
+    assert dropped.shape == full.shape and not torch.allclose(dropped, full)
+
+
+@pytest.mark.parametrize("head", ["question-answering", "token-classification", "masked-lm"])
+def test_drop_and_restore_gives_every_position_an_output(head) -> None:
+    model = model_for(head)
+    ids, mask, types = padded_batch()
+    config = LengthConfig((0.5, 0.5, 0.25), min_tokens=2)
+    with torch.no_grad():
+        out = model(ids, mask, types, length_config=config, output_hidden_states=True)
+    assert out.logits.shape[:2] == ids.shape and torch.isfinite(out.logits).all()
+    # the layers ran on the kept tokens only: per example ceil(keep * n) of its n real tokens
+    kept = config.token_lengths(mask.sum(1))
+    assert [h.shape[1] for h in out.encoder.hidden_states] == [20, *kept[:, 1:].max(0).values.tolist()]
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_dropped_tokens_keep_the_state_they_entered_the_dropping_layer_with(layer) -> None:
+    model = model_for("base", layers=2)
+    ids, mask, types = padded_batch()
+    config = LengthConfig((1.0, 0.5) if layer else (0.5, 0.5), min_tokens=2)  # only `layer` drops (half)
+    with torch.no_grad():
+        out = model(ids, mask, types, length_config=config, output_hidden_states=True,
+                    output_attention_scores=True)
+    index, valid = top_tokens(out.attention_scores[layer], mask.bool()[:, None, None, :],
+                              config.token_lengths(mask.sum(1))[:, layer + 1])
+    entered = out.hidden_states[layer]  # (B, T, H): the dropping layer's input, still full length
+    for b in range(3):
+        kept = set(index[b][valid[b]].tolist())
+        for t in range(int(mask[b].sum())):
+            assert torch.equal(out.last_hidden_state[b, t], entered[b, t]) == (t not in kept)
+
+
+def test_a_batch_drops_as_each_example_alone() -> None:
+    """Per-example lengths and re-padding: batched outputs equal unpadded single-example runs."""
+    model = model_for("question-answering")
+    ids, mask, types = padded_batch()
+    config = LengthConfig((0.7, 0.5, 0.3), min_tokens=2)
+    with torch.no_grad():
+        batched = model(ids, mask, types, length_config=config).logits
+        for b in range(3):
+            n = int(mask[b].sum())
+            alone = model(ids[b:b + 1, :n], mask[b:b + 1, :n], types[b:b + 1, :n], length_config=config).logits
+            assert torch.allclose(batched[b, :n], alone[0], atol=1e-5)
+
+
+def test_the_model_config_applies_in_eval_mode_only_and_gradients_flow() -> None:
+    model = model_for("sequence-classification")
+    ids, mask, types = padded_batch()
+    model.length_config = LengthConfig((0.6, 0.4, 0.2), min_tokens=2)
+    with torch.no_grad():
+        short = model(ids, mask, types).logits
+        full = model(ids, mask, types, length_config=LengthConfig.full(3)).logits
+    assert not torch.allclose(short, full)
+    model.train()
+    assert torch.allclose(model(ids, mask, types).logits, full, atol=1e-6)  # training ignores it (no dropout here)
+    loss = model(ids, mask, types, length_config=LengthConfig((0.6, 0.4, 0.2), min_tokens=2)).logits.sum()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_squeezebert_says_it_has_no_dynamic_length() -> None:
+    config = SqueezeBertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=48, max_position_embeddings=64, embedding_size=32)
+    model = build_model(config, "sequence-classification").eval()
+    ids, mask, types = padded_batch()
+    with pytest.raises(ConfigError, match="BERT encoders"):
+        model(ids, mask, types, length_config=LengthConfig((0.5, 0.5)))
+    with pytest.raises(ConfigError, match="2 keep fractions for 3 layers"):
+        model_for("base")(ids, mask, types, length_config=LengthConfig((0.5, 0.5)))
