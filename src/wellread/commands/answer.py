@@ -25,7 +25,7 @@ HELP = "answer questions from contexts with a fine-tuned QA model: span, offsets
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_pipeline_arguments(p, "read in overlapping windows")
+    add_pipeline_arguments(p, "read in overlapping windows", 384)
     p.add_argument("--question", default=None, help="one question (with --context)")
     p.add_argument("--context", default=None, help="the context of --question")
     p.add_argument("--doc-stride", type=int, default=None,

@@ -13,7 +13,7 @@ from wellread.infer.inputs import read_records
 from wellread.infer.pipeline import load_pipeline
 
 
-def add_pipeline_arguments(p: argparse.ArgumentParser, max_length_default: str) -> None:
+def add_pipeline_arguments(p: argparse.ArgumentParser, long_inputs: str, default_length: int = 512) -> None:
     """Inputs, model, backend, batching and output options."""
     p.add_argument("inputs", nargs="*", help="inputs, each a text, a JSON object or TSV values (default: stdin)")
     p.add_argument("--model", required=True, help="a fine-tuned model folder (or hub id)")
@@ -26,7 +26,8 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, max_length_default: str) 
     p.add_argument("--onnx-dir", default=None, help="folder of model.onnx / model_int8.onnx (default: the model's)")
     p.add_argument("--batch-size", type=int, default=32, help="inputs per forward pass (default 32)")
     p.add_argument("--max-length", type=int, default=None,
-                   help=f"tokens per input; longer ones are {max_length_default} (default: the model's limit, 512)")
+                   help=f"tokens per input; longer ones are {long_inputs} (default {default_length}, at most "
+                        "the model's positions)")
 
 
 def run_pipeline(args: argparse.Namespace, task: str, **options: Any) -> int:
