@@ -82,6 +82,7 @@ def plot(rows: list[Timing], path: str | Path, title: str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name in dict.fromkeys(r.backend for r in rows):
@@ -94,6 +95,7 @@ def plot(rows: list[Timing], path: str | Path, title: str) -> Path:
     right.set(xlabel="sequence length (tokens)", ylabel="sequences / s",
               title=f"throughput, batch {rows[0].batch_size}", xscale="log", yscale="log")
     for axis in (left, right):
+        axis.xaxis.set_minor_locator(NullLocator())
         axis.set_xticks(sorted({r.length for r in rows}), [str(n) for n in sorted({r.length for r in rows})])
         axis.grid(True, which="both", alpha=0.3)
         axis.legend()
