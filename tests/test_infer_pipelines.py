@@ -181,3 +181,20 @@ def test_classify_and_fill_mask_commands(models, tmp_path: Path, capsys) -> None
     assert main(["answer", "--model", str(models["answer"]), "--question", "who?", "--context", "ann\tlee ."]) == 0
     assert "answer" in json.loads(capsys.readouterr().out)
     assert main(["tag", "--model", str(models["classify"]), "x"]) == 2  # a classifier cannot tag
+
+
+def test_backend_names_and_missing_onnx_file(models) -> None:
+    from wellread.infer.backends import resolve_backend
+    from wellread.train.loop import bf16_supported
+
+    assert resolve_backend("auto") == ("torch-bf16" if bf16_supported() else "torch")
+    with pytest.raises(WellreadError, match="unknown backend 'tensorrt'"):
+        resolve_backend("tensorrt")
+    with pytest.raises(WellreadError, match="run `wellread export --onnx MODEL` first"):
+        load_pipeline(models["classify"], backend="onnx")
+
+
+def test_bf16_backend_stays_close_to_fp32(models) -> None:
+    fp32 = load_pipeline(models["classify"], backend="torch")(TEXTS)
+    bf16 = load_pipeline(models["classify"], backend="torch-bf16")(TEXTS)
+    assert [o["score"] for o in bf16] == pytest.approx([o["score"] for o in fp32], abs=0.02)
