@@ -90,11 +90,31 @@ def test_tag_words_spans_and_entities(models, tok) -> None:
     firsts = [i for i, w in enumerate(enc.word_ids) if w is not None and (i == 0 or enc.word_ids[i - 1] != w)]
     assert [w["word"] for w in out["words"]] == ["John", "Smith", "lives", "in", "New", "York", ",", "near",
                                                  "Central", "Park", "."]
+    assert [w["index"] for w in out["words"]] == list(range(11)) and "note" not in out
     for word, first in zip(out["words"], firsts, strict=True):
         assert text[word["start"]:word["end"]] == word["word"]
         assert word["tag"] == NER_LABELS[int(logits[first].argmax())]
     for entity in out["entities"]:
         assert text[entity["start"]:entity["end"]] == entity["text"] and entity["type"] in ("PER", "LOC")
+
+
+def test_tag_pre_split_tokens_as_fine_tuning_reads_them(models, tok) -> None:
+    from wellread.finetune.tagging import encode_words, predict_tags
+    from wellread.infer.backends import TorchBackend
+
+    sentences = [["EU", "rejects", "German", "call", "."], ["Peter", "Blackburn"], ["word"] * 30]
+    pipe = load_pipeline(models["tag"], backend="torch", max_length=24)
+    out = pipe([{"tokens": words} for words in sentences])
+    assert isinstance(pipe.backend, TorchBackend)
+    ids, maps = encode_words(tok, sentences, 24)
+    expected = predict_tags(pipe.backend.model, tok, ids, maps, [len(s) for s in sentences], NER_LABELS, "O")
+    for words, got, tags in zip(sentences, out, expected, strict=True):
+        tagged = {w["index"]: w["tag"] for w in got["words"]}
+        assert [tagged.get(i, "O") for i in range(len(words))] == tags
+        assert all(w["word"] == words[w["index"]] for w in got["words"])
+    assert "note" not in out[0] and "8 of 30 words not tagged" in out[2]["note"]
+    with pytest.raises(WellreadError, match="'tokens' must be a list of non-empty strings"):
+        pipe([{"tokens": "not a list"}])
 
 
 def test_entities_follow_bio_grouping() -> None:
