@@ -159,7 +159,7 @@ def intermediate_stage(opts: DistillOptions, prep: Prepared, teacher: nn.Module,
         return out
     resuming = fresh_output(out, fo.resume)
     torch.manual_seed(fo.seed)
-    student = load_for_task(fo.model, prep.data, fo.new_head, quiet=not fo.progress)
+    student = load_for_task(fo.model, prep.data, fo.new_head)
     student_folder = resolve_model_dir(fo.model)
     model = LayerStudent(student, load_projection(student_folder, student.config.hidden_size,
                                                   teacher.config.hidden_size))
@@ -228,7 +228,7 @@ def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, te
                        transfer_inputs if transfer else None, student_maps)
     prep.task.batch_size, prep.task.group_by_length, prep.task.last_report = fo.batch_size, fo.group_by_length, None
     torch.manual_seed(fo.seed)
-    student = load_for_task(student_path, data, fo.new_head and student_path == fo.model, quiet=not fo.progress)
+    student = load_for_task(student_path, data, fo.new_head and student_path == fo.model)
     select = fo.select_metric or default_select_metric(data)
     per_epoch = max(1, math.ceil(task.num_examples() / fo.batch_size))
     args = train_args(fo, out, fo.epochs_or(3.0), fo.max_steps, fo.lr, fo.eval_every or per_epoch, select,
