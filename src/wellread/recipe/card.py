@@ -165,8 +165,8 @@ def _data_section(records: list[StageRecord]) -> list[str]:
         if removed:
             lines += [f"Removed: {removed}.", ""]
         lines += _md_table(["source", "MB", "documents read", "kept"],
-                           [[Path(s["path"]).name, f"{s['bytes'] / 1e6:.2f}", s.get("documents_read", ""),
-                             s.get("documents_kept", "")] for s in d["sources"]]) + [""]
+                           [[Path(s["path"]).name, f"{s['bytes'] / 1e6:.2f}", f"{s.get('documents_read', 0):,}",
+                             f"{s.get('documents_kept', 0):,}"] for s in d["sources"]]) + [""]
     for r in _find(records, "pack"):
         lines += [f"Packed into {r.summary} ({r.details['validation_documents']:,} documents held out for "
                   "validation by text hash).", ""]
@@ -230,9 +230,12 @@ def _export_section(records: list[StageRecord], own: str) -> list[str]:
 
 
 def _usage_section(folder: str, pipeline: str) -> list[str]:
-    command = {"fill-mask": f'wellread fill-mask --model {folder} "the [MASK] of the array is returned."',
-               "text-classification": f"wellread predict --model {folder} --input texts.txt"}.get(
-        pipeline, f"wellread predict --model {folder} --input inputs.jsonl")
+    command = {
+        "fill-mask": f'wellread fill-mask --model {folder} "the [MASK] of the story."',
+        "text-classification": f'wellread classify --model {folder} "a text to classify"',
+        "token-classification": f'wellread tag --model {folder} "John Smith flew to Paris."',
+        "question-answering": f'wellread answer --model {folder} --question "Who?" --context "John did."',
+    }.get(pipeline, f"wellread predict --model {folder} --input inputs.jsonl")
     auto = {"fill-mask": "AutoModelForMaskedLM", "text-classification": "AutoModelForSequenceClassification",
             "token-classification": "AutoModelForTokenClassification",
             "question-answering": "AutoModelForQuestionAnswering"}.get(pipeline, "AutoModel")
