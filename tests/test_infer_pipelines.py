@@ -146,6 +146,9 @@ def test_answer_reads_long_contexts_in_windows(models) -> None:
     context = " ".join(f"sentence {i} is about item {i} ." for i in range(40))
     out = pipe([{"question": "what is item 7 ?", "context": context}])[0]
     assert "windows" in out["note"] and context[out["start"]:out["end"]] == out["answer"]
+    pipe([{"question": " ".join(["why"] * 39), "context": context}])  # 39 + 3 + stride 21 < 64: fits
+    with pytest.raises(WellreadError, match="input 1: the question has 40 tokens; .* at most 39"):
+        pipe([{"question": " ".join(["why"] * 40), "context": context}])
 
 
 def test_fill_mask_matches_the_model(models, tok) -> None:

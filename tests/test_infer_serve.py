@@ -160,19 +160,25 @@ def test_batcher_splits_large_jobs_and_finishes_on_close() -> None:
     assert max(seen) <= 4 and sum(seen) == 13
 
 
+class Panic(BaseException):
+    """Like pyo3's PanicException (a tokenizer panic): not an Exception."""
+
+
 def test_a_failing_batch_fails_only_its_requests() -> None:
     def run(batch: list[str]) -> list[str]:
         if "bad" in batch:
             raise ValueError("boom")
+        if "panic" in batch:
+            raise Panic("rust panicked")
         return [s.upper() for s in batch]
 
-    async def scenario() -> tuple[BaseException | None, list[str]]:
+    async def scenario() -> list:
         batcher = MicroBatcher(run, max_batch=1, max_wait=0.0)
         batcher.start()
-        bad, good = batcher.submit(["bad"]), batcher.submit(["good"])
-        results = await asyncio.gather(bad, good, return_exceptions=True)
+        results = await asyncio.gather(*(batcher.submit([x]) for x in ("bad", "panic", "good")),
+                                       return_exceptions=True)
         await batcher.close()
-        return results[0], results[1]
+        return results
 
-    error, good = asyncio.run(scenario())
-    assert isinstance(error, ValueError) and good == ["GOOD"]
+    bad, panic, good = asyncio.run(scenario())
+    assert isinstance(bad, ValueError) and isinstance(panic, Panic) and good == ["GOOD"]

@@ -36,6 +36,14 @@ class AnswerPipeline(Pipeline):
         self.decoding = {"max_answer_length": max_answer_length, "null_threshold": null_threshold,
                          "allow_no_answer": bool(self.config.extra.get("squad_v2"))}
 
+    def check(self, record: Record, where: str) -> None:
+        """The question must leave room for context windows beside it (the tokenizer cannot cut it)."""
+        tokens = len(self.tok.tokenize(record["question"].lstrip()))
+        room = self.max_length - 3 - self.doc_stride  # [CLS] question [SEP] context [SEP], windows share the stride
+        if tokens >= room:
+            raise WellreadError(f"{where}: the question has {tokens} tokens; with max length {self.max_length} and "
+                                f"doc stride {self.doc_stride} it may have at most {room - 1}")
+
     def predict(self, records: list[Record]) -> list[Record]:
         examples = [QAExample(str(i), r["question"], r["context"], []) for i, r in enumerate(records)]
         features = build_features(self.tok, examples, self.max_length, self.doc_stride)

@@ -17,6 +17,10 @@ from typing import Any
 Run = Callable[[list[Any]], list[Any]]
 
 
+class BatcherClosed(RuntimeError):
+    """Records submitted after `close` (the server is shutting down)."""
+
+
 @dataclass
 class _Job:
     records: list[Any]
@@ -44,7 +48,7 @@ class MicroBatcher:
     async def submit(self, records: list[Any]) -> list[Any]:
         """The pipeline's outputs for `records`, in order (records may be split across batches)."""
         if self.worker is None or self.worker.done():
-            raise RuntimeError("the batcher is not running (server shutting down)")
+            raise BatcherClosed("the server is shutting down")
         job = _Job(list(records), asyncio.get_running_loop().create_future())
         job.outputs = [None] * len(job.records)
         await self.queue.put(job)
@@ -98,7 +102,9 @@ class MicroBatcher:
         batch = [r for job, first, end in taken for r in job.records[first:end]]
         try:
             outputs = await asyncio.to_thread(self.run, batch)
-        except Exception as err:  # a failed batch fails its requests, not the server
+        except BaseException as err:  # a failed batch fails its requests, not the server (tokenizer panics
+            if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):  # are BaseExceptions)
+                raise
             for job, _, _ in taken:
                 if not job.future.done():
                     job.future.set_exception(err)

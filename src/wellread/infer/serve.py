@@ -12,6 +12,7 @@ accepting connections, lets open requests finish, then the batcher runs what it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -23,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from wellread.errors import WellreadError
-from wellread.infer.batcher import MicroBatcher
+from wellread.infer.batcher import BatcherClosed, MicroBatcher
 from wellread.infer.pipeline import TASK_HEADS, Pipeline
 
 Scope = MutableMapping[str, Any]
@@ -118,8 +119,12 @@ def create_app(pipeline: Pipeline, limits: Limits | None = None, max_wait: float
             outputs = await batcher.submit(records)
         except WellreadError as err:
             return error(422, str(err))
-        except RuntimeError as err:
+        except BatcherClosed as err:
             return error(503, str(err))
+        except BaseException as err:  # a bug, not the request's fault: say so, keep serving
+            if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+                raise
+            return error(500, f"inference failed: {type(err).__name__}: {err}")
         return JSONResponse({"outputs": outputs})
 
     for task in TASK_HEADS:
