@@ -48,7 +48,8 @@ class LogitsOnly(nn.Module):
 
 
 def example_batch(model: nn.Module, batch: int, length: int, seed: int = 0) -> dict[str, Tensor]:
-    """Random ids with padding in every row but the first (and the [MASK] id 4 spots per row for masked-LM)."""
+    """Random ids (B, T), padded in every row but the first, a second segment from T/2; masked-LM: about 4
+    masked positions per row."""
     generator = torch.Generator().manual_seed(seed)
     config = model.config
     ids = torch.randint(1, config.vocab_size, (batch, length), generator=generator)  # (B, T)
