@@ -100,7 +100,8 @@ def test_an_input_nothing_provides_names_the_stage_and_option():
 def test_overrides_and_environment_variables(monkeypatch):
     monkeypatch.setenv("WR_DATA", "/data")
     text = GOOD.replace("inputs: [texts/]", "inputs: ['${WR_DATA}/corpus', '${WR_MISSING:-x}/y']")
-    recipe = parse(text, parse_overrides(["out=elsewhere", "pretrain.batch_size=64", "sst2.lr=3e-5"]))
+    recipe = parse(text, parse_overrides(["out=elsewhere", "pretrain.batch_size=64", "sst2.lr=3e-5", "threads=1"]))
+    assert recipe.threads == 1
     assert recipe.stages[0].options.inputs == ["/data/corpus", "x/y"]
     assert str(recipe.out) == "elsewhere" and recipe.stages[3].options.batch_size == 64
     assert recipe.stages[4].options.lr == 3e-5

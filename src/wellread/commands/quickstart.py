@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", default=None, help="with --task-data: the text column (default text)")
     p.add_argument("--label-column", default=None, help="with --task-data: the label column (default label)")
     p.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the recipe's 800)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's choice; 1 when other work holds the other cores)")
     p.add_argument("--print-recipe", action="store_true", help="print the recipe (YAML) and exit")
 
 
@@ -74,6 +76,8 @@ def customised(args: argparse.Namespace) -> dict[str, Any]:
         data["stages"] = [s for s in data["stages"] if s["stage"] != "package-docs"]
     if args.steps:
         stages["pretrain"]["phases"] = [f"128:{args.steps}"]
+    if args.threads:
+        data["threads"] = args.threads
     return data
 
 
@@ -115,4 +119,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _customised(args: argparse.Namespace) -> bool:
-    return any((args.out, args.data, args.task_data, args.text_column, args.label_column, args.steps))
+    return any((args.out, args.data, args.task_data, args.text_column, args.label_column, args.steps, args.threads))

@@ -16,6 +16,7 @@ Examples:
   wellread run recipes/olm_snapshot.yaml --set corpus.snapshot_date=2026-12-01 --out runs/olm-2026-12
   wellread run recipes/bert_miniatures_glue.yaml --set pretrain.phases='["128:9000", "512:1000"]'
   wellread run my_recipe.yaml --check                 # validate only: every problem with its field and line
+  wellread run my_recipe.yaml --set threads=1         # one torch thread (other work holds the other cores)
 """
 
 from __future__ import annotations

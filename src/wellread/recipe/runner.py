@@ -131,6 +131,10 @@ class Runner:
     def run(self) -> list[StageRecord]:
         """Every stage in order; StageFailed (after printing the summary) when one raises."""
         self.state.mkdir(parents=True, exist_ok=True)
+        if self.recipe.threads:
+            import torch
+
+            torch.set_num_threads(self.recipe.threads)
         total = len(self.planned)
         print(f"recipe {self.recipe.name!r}: {total} stages -> {self.recipe.out}", flush=True)
         for i, planned in enumerate(self.planned, 1):

@@ -1,8 +1,9 @@
 """Recipe files: YAML -> typed dataclasses, with every error naming the field path and its line.
 
 A recipe is a mapping with `name`, `out` (the work folder), optional `description`, `model_name`, `language`,
-`license`, and `stages`: a list of mappings, each with `stage: TYPE` (see `wellread.recipe.stages.STAGES`), an
-optional `name` (default: the type; unique), and that stage type's options (the fields of its dataclass).
+`license`, `threads`, and `stages`: a list of mappings, each with `stage: TYPE` (see
+`wellread.recipe.stages.STAGES`), an optional `name` (default: the type; unique), and that stage type's options
+(the fields of its dataclass).
 `${VAR}` and `${VAR:-default}` in strings are replaced from the environment.
 """
 
@@ -54,6 +55,8 @@ class Recipe:
     model_name: str | None = None
     language: str = "en"
     license: str = "apache-2.0"
+    threads: int = 0
+    """torch threads for every stage (0: torch's choice, the cores); 1 where other work holds cores."""
     source: str = "<recipe>"
     text: str = ""
     """The recipe as written (it goes into the model card)."""
@@ -216,6 +219,7 @@ class _Top:
     model_name: str | None = None
     language: str = "en"
     license: str = "apache-2.0"
+    threads: int = 0
 
 
 def parse_recipe(text: str, option_types: dict[str, type], source: str = "<recipe>",
@@ -268,7 +272,8 @@ def parse_recipe(text: str, option_types: dict[str, type], source: str = "<recip
         problems.add(("stages",), "no stages: list at least one")
     problems.raise_any()
     return Recipe(name=top.name, out=Path(top.out), stages=stages, description=top.description,
-                  model_name=top.model_name, language=top.language, license=top.license, source=source, text=text)
+                  model_name=top.model_name, language=top.language, license=top.license, threads=top.threads,
+                  source=source, text=text)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
