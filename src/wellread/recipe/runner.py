@@ -110,7 +110,7 @@ class Runner:
     """Runs a recipe's stages into `recipe.out` and prints progress and a summary."""
 
     def __init__(self, recipe: Recipe, registry: dict[str, StageType] = STAGES) -> None:
-        self.recipe, self.registry = recipe, registry
+        self.recipe = recipe
         self.planned = plan(recipe, registry)
         self.state = recipe.out / ".stages"
         self.records: list[StageRecord] = []
@@ -149,7 +149,8 @@ class Runner:
             try:
                 record = self._run_stage(i, planned, key)
             except BaseException as err:
-                self.rows.append(Row(spec.name, spec.type, "FAILED", 0.0, str(err).splitlines()[0][:100]))
+                first_line = (str(err).splitlines() or [type(err).__name__])[0]
+                self.rows.append(Row(spec.name, spec.type, "FAILED", 0.0, first_line[:100]))
                 self.rows.extend(Row(p.spec.name, p.spec.type, "not run") for p in self.planned[i:])
                 self.print_summary()
                 if isinstance(err, KeyboardInterrupt):
