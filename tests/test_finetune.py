@@ -337,10 +337,15 @@ def test_finetune_custom_csv_then_evaluate_and_predict(tiny, tmp_path, capsys) -
     assert again["metrics"] == pytest.approx(results["metrics"])
     inputs = write(tmp_path / "in.jsonl", "".join(json.dumps({"id": i, "text": t}) + "\n"
                                                   for i, (t, _) in enumerate(rows)))
-    assert run_cli("predict", "--model", out, "--input", inputs, "--output", tmp_path / "pred.jsonl") == 0
+    assert run_cli("predict", "--model", out, "--input", inputs, "--output", tmp_path / "pred.jsonl",
+                   "--backend", "torch") == 0
     lines = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
     assert [line["id"] for line in lines] == list(range(len(rows)))
-    assert all(line["label"] in ("neg", "pos") and set(line["scores"]) == {"neg", "pos"} for line in lines)
+    for line in lines:
+        assert set(line["scores"]) == {"neg", "pos"} and sum(line["scores"].values()) == pytest.approx(1.0)
+        assert line["score"] == max(line["scores"].values()) == line["scores"][line["label"]]
+    accuracy = 100 * np.mean([line["label"] == y for line, (_, y) in zip(lines, rows, strict=True)])
+    assert accuracy == pytest.approx(results["metrics"]["accuracy"])  # dev is these rows, three times
     report = json.loads((tmp_path / "eval.json").read_text())
     assert report["details"]["custom"]["examples"] == len(rows) * 3
 
@@ -352,11 +357,16 @@ def test_predict_text_lines_tagging_and_qa(tiny, tmp_path, capsys) -> None:
     assert run_cli("finetune", "--model", tiny, "--task", "ner", "--data", data.parent, "--out", ner, *COMMON) == 0
     write(tmp_path / "text.txt", "Thabo Mbeki visited Durban .\nAcme hired Zuma\n")
     capsys.readouterr()
-    assert run_cli("predict", "--model", ner, "--input", tmp_path / "text.txt") == 0
+    assert run_cli("predict", "--model", ner, "--input", tmp_path / "text.txt", "--backend", "torch") == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line["tokens"] for line in lines] == [["Thabo", "Mbeki", "visited", "Durban", "."],
-                                                   ["Acme", "hired", "Zuma"]]
-    assert all(len(line["tags"]) == len(line["tokens"]) for line in lines)
+    texts = ["Thabo Mbeki visited Durban .", "Acme hired Zuma"]
+    assert [[w["word"] for w in line["words"]] for line in lines] == [t.split() for t in texts]
+    labels = set(json.loads((ner / "config.json").read_text())["id2label"].values())
+    for text, line in zip(texts, lines, strict=True):
+        assert [w["index"] for w in line["words"]] == list(range(len(text.split())))
+        assert all(text[w["start"]:w["end"]] == w["word"] and w["tag"] in labels and 0 < w["score"] <= 1
+                   for w in line["words"])
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in line["entities"])
     train = squad_json(tmp_path / "train.json", n=4)
     qa = tmp_path / "qa"
     assert run_cli("finetune", "--model", tiny, "--task", "squad", "--data", train, train, "--out", qa,
@@ -364,9 +374,11 @@ def test_predict_text_lines_tagging_and_qa(tiny, tmp_path, capsys) -> None:
     context = "the ship was steered by captain nemo ."
     write(tmp_path / "q.jsonl", json.dumps({"question": "who steered ?", "context": context}) + "\n")
     capsys.readouterr()
-    assert run_cli("predict", "--model", qa, "--input", tmp_path / "q.jsonl") == 0
+    assert run_cli("predict", "--model", qa, "--input", tmp_path / "q.jsonl", "--max-length", "48",
+                   "--doc-stride", "16") == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["answer"] == context[answer["start"]:answer["start"] + len(answer["answer"])]
+    assert set(answer) == {"answer", "start", "end", "score"} and 0 < answer["score"] <= 1
+    assert answer["answer"] and answer["answer"] == context[answer["start"]:answer["end"]]
 
 
 def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys) -> None:

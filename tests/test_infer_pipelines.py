@@ -7,6 +7,7 @@ Models are tiny random BERTs (tests/infer_models.py) built in a temp folder.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,56 @@ def test_classify_and_fill_mask_commands(models, tmp_path: Path, capsys) -> None
     assert main(["answer", "--model", str(models["answer"]), "--question", "who?", "--context", "ann\tlee ."]) == 0
     assert "answer" in json.loads(capsys.readouterr().out)
     assert main(["tag", "--model", str(models["classify"]), "x"]) == 2  # a classifier cannot tag
+
+
+def test_predict_maps_csv_tsv_and_jsonl_columns_onto_the_pipelines(models, tmp_path: Path, capsys) -> None:
+    """predict reads .csv/.tsv/.jsonl/text with column options and writes the pipelines' outputs, ids and order."""
+    csv_file = tmp_path / "in.csv"
+    csv_file.write_text('id,review\nr1,"fine, funny film"\nr2,"multi\nline"\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", "--model", str(models["classify"]), "--input", str(csv_file), "--text-column", "review",
+                 "--output", str(out), "--backend", "torch"]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = load_pipeline(models["classify"], backend="torch")(["fine, funny film", "multi\nline"])
+    assert [line.pop("id") for line in lines] == ["r1", "r2"] and lines == expected
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_text('index\tsentence1\tsentence2\n0\t"A" man sleeps.\tHe rests.\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["predict", "--model", str(models["classify"]), "--input", str(tsv), "--text-column", "sentence1",
+                 "--text-pair-column", "sentence2", "--backend", "torch", "--max-length", "8"]) == 0
+    captured = capsys.readouterr()
+    pair = {"text": '"A" man sleeps.', "text_pair": "He rests."}
+    expected = load_pipeline(models["classify"], backend="torch", max_length=8)([pair])
+    assert json.loads(captured.out) == expected[0] and "truncated" in expected[0]["note"]
+    assert f"note: {tsv}:2: input longer than 8 tokens" in captured.err
+    questions = tmp_path / "q.jsonl"
+    context = "the ship was steered by captain nemo ."
+    questions.write_text(json.dumps({"q": "who steered ?", "c": context, "id": 7}) + "\n", encoding="utf-8")
+    assert main(["predict", "--model", str(models["answer"]), "--input", str(questions), "--question-column", "q",
+                 "--context-column", "c", "--backend", "torch", "--max-answer-length", "3"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    expected = load_pipeline(models["answer"], backend="torch", max_answer_length=3)(
+        [{"question": "who steered ?", "context": context}])[0]
+    assert answer == {"id": 7, **expected} and context[answer["start"]:answer["end"]] == answer["answer"]
+    words = tmp_path / "words.jsonl"
+    words.write_text(json.dumps({"tokens": ["John", "lives", "in", "Paris"]}) + "\n", encoding="utf-8")
+    assert main(["predict", "--model", str(models["tag"]), "--input", str(words), "--backend", "torch"]) == 0
+    tagged = json.loads(capsys.readouterr().out)
+    assert [w["word"] for w in tagged["words"]] == ["John", "lives", "in", "Paris"]
+    assert tagged == load_pipeline(models["tag"], backend="torch")([{"tokens": ["John", "lives", "in", "Paris"]}])[0]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("in.csv", "id,text\n1,a,b\n", "in.csv:2: 3 values, but the header names 2 columns"),
+    ("in.jsonl", '{"text": "a"}\nplain\n', "in.jsonl:2: expected a JSON object"),
+    ("in.jsonl", '{"review": "a"}\n', "in.jsonl:1: no 'text' field .*--text-column"),
+    ("in.txt", "\n\n", "in.txt: no inputs"),
+])
+def test_predict_input_errors_name_file_and_line(models, tmp_path: Path, capsys, name: str, text: str,
+                                                 message: str) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    assert main(["predict", "--model", str(models["classify"]), "--input", str(tmp_path / name)]) == 2
+    assert re.search(message, capsys.readouterr().err)
 
 
 def test_backend_names_and_missing_onnx_file(models) -> None:

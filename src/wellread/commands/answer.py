@@ -19,7 +19,7 @@ import argparse
 import json
 
 from wellread.errors import WellreadError
-from wellread.infer.command import add_pipeline_arguments, run_pipeline
+from wellread.infer.command import add_answer_arguments, add_pipeline_arguments, answer_options, run_pipeline
 
 HELP = "answer questions from contexts with a fine-tuned QA model: span, offsets and score, JSON lines out"
 
@@ -28,11 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(p, "read in overlapping windows", 384)
     p.add_argument("--question", default=None, help="one question (with --context)")
     p.add_argument("--context", default=None, help="the context of --question")
-    p.add_argument("--doc-stride", type=int, default=None,
-                   help="context tokens shared by consecutive windows (default 128, at most a third of max length)")
-    p.add_argument("--max-answer-length", type=int, default=30, help="longest answer in tokens (default 30)")
-    p.add_argument("--null-threshold", type=float, default=0.0,
-                   help="SQuAD v2.0 models: answer \"\" when the no-answer score beats the best span by more")
+    add_answer_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,5 +36,4 @@ def run(args: argparse.Namespace) -> int:
         raise WellreadError("--question and --context go together")
     if args.question is not None:
         args.inputs = [*args.inputs, json.dumps({"question": args.question, "context": args.context})]
-    return run_pipeline(args, "answer", doc_stride=args.doc_stride, max_answer_length=args.max_answer_length,
-                        null_threshold=args.null_threshold)
+    return run_pipeline(args, "answer", **answer_options(args))

@@ -1,21 +1,31 @@
-"""Run a fine-tuned model over a file and write one JSON line per input, in input order, labels by name.
+"""Run a fine-tuned model over a file (.csv, .tsv, .jsonl or text lines) and write one JSON line per input, in order.
 
-What is read depends on the model's head:
-  sequence classifier  {"text": ..., "text_pair": ...} (--text-column / --text-pair-column)
+The task follows the model's head; each record's columns are mapped onto the inputs of that task's pipeline
+(the ones `wellread classify`, `tag`, `answer` and `fill-mask` run), whose outputs are written as they are:
+  sequence classifier  text (--text-column), optional text_pair (--text-pair-column)
                        -> {"label": "positive", "score": 0.93, "scores": {"negative": 0.07, "positive": 0.93}}
                        (a regression model -> {"score": 3.8})
-  token classifier     {"tokens": [...]} or a text split on whitespace -> {"tokens": [...], "tags": [...]}
-  question answering   {"question": ..., "context": ...} -> {"answer": ..., "start": CHAR, "score": P}
-                       (SQuAD v2.0-trained models may answer "" = no answer)
-An input's "id" is copied to its output line.
+  token classifier     a word list (--tokens-column, JSON only) or a text (--text-column)
+                       -> {"entities": [{"type": "PER", "text": "John", "start": 0, "end": 4, "score": P}, ...],
+                           "words": [{"index": 0, "word": "John", "start": 0, "end": 4, "tag": "B-PER",
+                                      "score": P}, ...]}      ("entities" for BIO tag sets only)
+  question answering   question (--question-column), context (--context-column)
+                       -> {"answer": "New York", "start": 14, "end": 22, "score": P}
+                       (SQuAD v2.0-trained models may answer "" with start -1)
+  masked LM            a text with [MASK] (--text-column)
+                       -> {"text": ..., "predictions": [[{"token": "paris", "score": P}, ...], ...]} (per mask)
+An input's "id" is copied to its output line. Inputs longer than --max-length tokens are truncated (QA: read in
+windows sharing --doc-stride tokens) and their output says so in "note"; the first notes are also printed.
 
-Input formats, by suffix: .jsonl/.json (one object per line), .csv (quoted, header row), .tsv (GLUE style, header
-row); anything else (or "-" for stdin) is plain text, one text per line (JSON objects also accepted there).
+Input formats, by suffix: .jsonl/.json/.ndjson (one object per line), .csv (quoted, header row), .tsv (GLUE
+style: header row, no quoting); anything else (or "-" for stdin) is plain text, one text per line (JSON objects
+also accepted there). Errors name the file and line.
 
 Examples:
   wellread predict --model sst2-mini --input reviews.txt --output labels.jsonl
-  wellread predict --model mnli-mini --input pairs.tsv --text-column premise --text-pair-column hypothesis
-  wellread predict --model qa-mini --input questions.jsonl
+  wellread predict --model sst2-mini --input reviews.csv --text-column review --backend onnx-int8
+  wellread predict --model mnli-mini --input dev_matched.tsv --text-column sentence1 --text-pair-column sentence2
+  wellread predict --model qa-mini --input questions.jsonl --max-length 256 --doc-stride 64
   echo "John lives in New York ." | wellread predict --model ner-mini --input -
 """
 
@@ -23,148 +33,89 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+from wellread.errors import DataError
+from wellread.infer.command import add_answer_arguments, add_backend_arguments, answer_options, write_outputs
+from wellread.infer.inputs import file_lines, parse_line
+from wellread.infer.pipeline import Pipeline, Record, load_pipeline, model_task
+from wellread.models.checkpoint import resolve_model_dir
 
-from wellread.commands.evaluate import model_head
-from wellread.errors import DataError, WellreadError
-from wellread.finetune.classification import encode_texts, predict_logits
-from wellread.finetune.qa import answer_all, build_features, default_stride
-from wellread.finetune.run import bf16_enabled
-from wellread.finetune.tagging import encode_words, predict_tags
-from wellread.models.checkpoint import load_model, resolve_model_dir
-from wellread.tasks import QAExample
-from wellread.tokenizer import Tokenizer
+HELP = "predict with a fine-tuned model over a .csv, .tsv, .jsonl or text file: JSON lines out, input order kept"
 
-HELP = "predict with a fine-tuned model: JSON lines out, labels by name, input order kept"
+COLUMNS: dict[str, dict[str, str]] = {
+    "classify": {"text": "text_column", "text_pair": "text_pair_column"},
+    "tag": {"tokens": "tokens_column", "text": "text_column"},
+    "answer": {"question": "question_column", "context": "context_column"},
+    "fill-mask": {"text": "text_column"},
+}
+"""Pipeline task -> {record field: the option naming its column}; tagging takes tokens or else text."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a fine-tuned model folder (or hub id)")
     p.add_argument("--input", required=True, help="input file (.jsonl, .csv, .tsv, else text lines); - for stdin")
-    p.add_argument("--output", type=Path, default=None, help="output JSON-lines file (default stdout)")
     p.add_argument("--text-column", default="text", help="field of the text (default text)")
     p.add_argument("--text-pair-column", default="text_pair", help="field of the second text (default text_pair)")
-    p.add_argument("--question-column", default="question", help="QA: field of the question")
-    p.add_argument("--context-column", default="context", help="QA: field of the context")
+    p.add_argument("--question-column", default="question", help="QA: field of the question (default question)")
+    p.add_argument("--context-column", default="context", help="QA: field of the context (default context)")
     p.add_argument("--tokens-column", default="tokens", help="tagging: field of the word list (default tokens)")
-    p.add_argument("--max-length", type=int, default=None, help="tokens per input (default 128/384 QA/256 tags)")
-    p.add_argument("--batch-size", type=int, default=64, help="inputs per batch (default 64)")
-    p.add_argument("--bf16", choices=["auto", "on", "off"], default="off", help="bf16 autocast (default off)")
-    p.add_argument("--doc-stride", type=int, default=None, help="QA: context tokens shared by windows (default 128)")
-    p.add_argument("--max-answer-length", type=int, default=30, help="QA: longest answer in tokens")
-    p.add_argument("--null-threshold", type=float, default=0.0, help="QA (v2.0 models): no-answer threshold")
+    add_backend_arguments(p, "truncated (QA: read in overlapping windows)", "512, QA 384")
+    add_answer_arguments(p, "QA: ")
 
 
-def _lines(path: str) -> Iterator[tuple[int, str]]:
-    if path == "-":
-        yield from enumerate((line.rstrip("\n") for line in sys.stdin), start=1)
-        return
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            yield from enumerate((line.rstrip("\n").removesuffix("\r") for line in f), start=1)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 ({err})") from None
-
-
-def read_inputs(path: str, text_column: str) -> list[dict[str, Any]]:
-    """Records of an input file (see the module docstring for the formats)."""
-    suffix = Path(path).suffix.lower()
+def read_inputs(path: str, text_column: str) -> list[tuple[str, dict[str, Any]]]:
+    """(where, record) of every input of a file, "where" being FILE:LINE (see the module docstring for formats)."""
+    suffix = Path(path).suffix.lower() if path != "-" else ""
+    found: list[tuple[str, dict[str, Any]]] = []
     if suffix in (".csv", ".tsv"):
-        rows = [line for _, line in _lines(path)]
-        reader = csv.DictReader(rows, delimiter="\t" if suffix == ".tsv" else ",",
-                                quoting=csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL)
-        return [dict(row) for row in reader]
-    records = []
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        if suffix in (".jsonl", ".json", ".ndjson") or line.lstrip().startswith("{"):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object")
-            records.append(record)
-        else:
-            records.append({text_column: line})
-    if not records:
-        raise DataError(f"{path}: no inputs")
-    return records
+        tsv = suffix == ".tsv"
+        reader = csv.DictReader((line + "\n" for _, line in file_lines(path)), delimiter="\t" if tsv else ",",
+                                quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL)
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row:
+                raise DataError(f"{where}: {len(row) - 1 + len(row[None])} values, but the header names "
+                                f"{len(row) - 1} columns")
+            found.append((where, {name: value for name, value in row.items() if value is not None}))
+    else:
+        for where, line in file_lines(path):
+            if not line.strip():
+                continue
+            if line.lstrip().startswith("{"):
+                found.append((where, parse_line(line, (), where)))
+            elif suffix in (".jsonl", ".json", ".ndjson"):
+                raise DataError(f"{where}: expected a JSON object")
+            else:
+                found.append((where, {text_column: line}))
+    if not found:
+        raise DataError(f"{'stdin' if path == '-' else path}: no inputs")
+    return found
 
 
-def _field(records: list[dict[str, Any]], name: str, path: str, kind: type = str) -> list[Any]:
-    values = []
-    for i, record in enumerate(records, start=1):
-        value = record.get(name)
-        if not isinstance(value, kind):
-            raise DataError(f"{path}: input {i} has no {kind.__name__} field {name!r} (fields: {sorted(record)})")
-        values.append(value)
-    return values
-
-
-def predict(model, tok: Tokenizer, head: str, labels: list[str] | None, regression: bool,
-            records: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """One output dict per record, in order."""
-    positions = model.config.max_position_embeddings
-    if head == "sequence-classification":
-        texts = _field(records, args.text_column, args.input)
-        has_pair = any(args.text_pair_column in r for r in records)
-        pairs = _field(records, args.text_pair_column, args.input) if has_pair else None
-        ids, types = encode_texts(tok, texts, pairs, min(args.max_length or 128, positions))
-        logits = predict_logits(model, tok, ids, types, args.batch_size)  # (N, C)
-        if regression:
-            return [{"score": float(row[0])} for row in logits]
-        probs = np.exp(logits - logits.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
-        names = labels or [str(i) for i in range(logits.shape[1])]
-        return [{"label": names[int(row.argmax())], "score": round(float(row.max()), 6),
-                 "scores": {name: round(float(p), 6) for name, p in zip(names, row, strict=True)}} for row in probs]
-    if head == "token-classification":
-        words = [r[args.tokens_column] if isinstance(r.get(args.tokens_column), list)
-                 else str(r.get(args.text_column, "")).split() for r in records]
-        ids, maps = encode_words(tok, words, min(args.max_length or 256, positions))
-        names = labels or [str(i) for i in range(model.config.num_labels)]
-        tags = predict_tags(model, tok, ids, maps, [len(w) for w in words], names, "O" if "O" in names else names[0],
-                            args.batch_size)
-        return [{"tokens": w, "tags": t} for w, t in zip(words, tags, strict=True)]
-    if head == "question-answering":
-        examples = [QAExample(str(i), q, c, []) for i, (q, c) in enumerate(zip(
-            _field(records, args.question_column, args.input), _field(records, args.context_column, args.input),
-            strict=True))]
-        max_length = min(args.max_length or 384, positions)
-        features = build_features(tok, examples, max_length, args.doc_stride or default_stride(max_length))
-        answers = answer_all(model, tok, examples, features, args.batch_size, max_answer_length=args.max_answer_length,
-                             allow_no_answer=bool(model.config.extra.get("squad_v2")),
-                             null_threshold=args.null_threshold)
-        return [{"answer": a.text, "start": a.start, "score": round(a.score, 6)} for a in answers]
-    raise WellreadError(f"{args.model} has a {head} head: predict needs a fine-tuned classifier, tagger or QA model")
+def to_record(raw: dict[str, Any], pipe: Pipeline, args: argparse.Namespace, where: str) -> Record:
+    """The pipeline record of an input: its columns renamed to the task's fields, and its "id"."""
+    columns = COLUMNS[pipe.task]
+    record = {"id": raw["id"]} if "id" in raw else {}
+    record |= {field: raw[getattr(args, option)] for field, option in columns.items() if getattr(args, option) in raw}
+    if "tokens" in record:
+        record.pop("text", None)  # tagging: the word list wins over the text
+    for field in pipe.fields[:pipe.required]:
+        if field not in record and "tokens" not in record:
+            option = columns[field]
+            tokens = f" (or a word list in {args.tokens_column!r})" if "tokens" in columns else ""
+            raise DataError(f"{where}: no {getattr(args, option)!r} field{tokens} (fields: {sorted(raw)}); "
+                            f"name it with --{option.replace('_', '-')}")
+    return record
 
 
 def run(args: argparse.Namespace) -> int:
+    found = read_inputs(args.input, args.text_column)
     folder = resolve_model_dir(args.model)
-    head, labels, regression = model_head(folder)
-    model, _ = load_model(folder, head)
-    tok = Tokenizer.load(folder)
-    tok.check_compatible(model.config)
-    records = read_inputs(args.input, args.text_column)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_enabled(args.bf16)):
-        outputs = predict(model, tok, head, labels, regression, records, args)
-    lines = [json.dumps({"id": r["id"], **o} if "id" in r else o, ensure_ascii=False)
-             for r, o in zip(records, outputs, strict=True)]
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        print(f"{len(lines)} predictions written to {args.output}", file=sys.stderr)
-    else:
-        print("\n".join(lines))
+    task = model_task(folder)
+    pipe = load_pipeline(folder, task, args.backend, args.batch_size, args.max_length, args.onnx_dir,
+                         **(answer_options(args) if task == "answer" else {}))
+    records = [pipe.parse(to_record(raw, pipe, args, where), where) for where, raw in found]
+    write_outputs(pipe(records), [where for where, _ in found], args.output, pipe.backend.name)
     return 0

@@ -32,7 +32,8 @@ def parse_line(line: str, fields: tuple[str, ...], where: str) -> dict[str, Any]
     return dict(zip(fields, values, strict=False))
 
 
-def _file_lines(path: str) -> Iterator[tuple[str, str]]:
+def file_lines(path: str) -> Iterator[tuple[str, str]]:
+    """(where, line) of a file (or "-": stdin), line ends stripped; DataError naming the file."""
     if path == "-":
         for number, line in enumerate(sys.stdin, start=1):
             yield f"stdin:{number}", line.rstrip("\r\n")
@@ -55,7 +56,7 @@ def read_records(arguments: Iterable[str], files: Iterable[str], fields: tuple[s
                for i, text in enumerate(arguments, start=1)]
     files = list(files) or ([] if records else ["-"])
     for path in files:
-        records.extend((where, parse_line(line, fields, where)) for where, line in _file_lines(path) if line.strip())
+        records.extend((where, parse_line(line, fields, where)) for where, line in file_lines(path) if line.strip())
     if not records:
         raise DataError("no inputs: give texts as arguments, --input FILE, or lines on stdin")
     return records
