@@ -149,3 +149,19 @@ def test_prose_paragraphs_keep_prose_and_drop_code_fields_and_markup():
     Short.
     """
     assert prose_paragraphs(doc) == ["Compute the mean of x along an axis, as described in the guide."]
+
+
+def test_package_docs_writes_text_and_a_topic_task_whose_dev_files_stay_out_of_the_text(tmp_path):
+    from wellread.recipe.package_docs import write_package_docs
+
+    report = write_package_docs(tmp_path, words_per_package=3000, train_per_label=20, dev_per_label=5,
+                                dev_permille=300, packages=("networkx", "matplotlib"))
+    assert report.labels == ["graphs", "plotting"]
+    assert report.packages["networkx"]["words"] >= 3000 and report.packages["networkx"]["version"]
+    rows = {split: list(csv.DictReader((tmp_path / "topics" / f"{split}.csv").read_text().splitlines()))
+            for split in ("train", "dev")}
+    assert {r["label"] for r in rows["train"]} == {"graphs", "plotting"}
+    assert 0 < len(rows["dev"]) <= 10 and len(rows["train"]) <= 40
+    text = " ".join((tmp_path / "text" / f"{p}.txt").read_text() for p in ("networkx", "matplotlib"))
+    assert not any(r["text"] in text for r in rows["dev"])  # held-out files never reach the pretraining text
+    assert not any("networkx" in r["text"].lower() or "matplotlib" in r["text"].lower() for r in rows["train"])

@@ -137,3 +137,16 @@ def test_quickstart_options_rewrite_the_embedded_recipe():
     assert stages["corpus"].inputs == ["texts/"] and stages["pretrain"].phases == ["128:50"]
     assert stages["topics"].data == ["train=a.csv", "dev=b.csv"] and stages["topics"].label_column == "stars"
     assert "texts/" in recipe.description
+
+
+def test_the_run_command_checks_a_recipe_and_names_bad_fields(tmp_path, capsys):
+    from wellread.cli import main
+
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text(GOOD.replace("vocab_size: 4000", "vocab_size: many"))
+    assert main(["run", str(good), "--check", "--set", "pretrain.batch_size=8"]) == 0
+    out = capsys.readouterr().out
+    assert "[5] sst2 (finetune): model from pretrain, data from ['glue/SST-2']" in out and "valid, 5 stages" in out
+    assert main(["run", str(bad), "--check"]) == 2
+    assert f"{bad}:8: stages[1].vocab_size: expected int, got 'many'" in capsys.readouterr().err
