@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("wellread.commands.bench", "latency and throughput across backends and lengths: table and plot"),
     "run": ("wellread.commands.run", "run a recipe: raw text -> pretrained, fine-tuned, evaluated model + card"),
     "quickstart": ("wellread.commands.quickstart", "offline demo recipe: raw text -> compact BERT + card in minutes"),
+    "lengthdrop": ("wellread.commands.lengthdrop", "train a fine-tuned model to run at any length per layer"),
+    "search": ("wellread.commands.search", "search the fastest length configuration within a metric budget"),
     "distill": ("wellread.commands.distill", "distil a teacher into a smaller student (soft targets, TinyBERT layers)"),
 }
 """Command name -> (module, one-line help). Only the command being run is imported (torch is slow to load)."""

@@ -66,6 +66,7 @@ class TokenDrop:
         B, T, _ = x.shape
         n = torch.full((B,), T) if mask is None else mask[:, 0, 0, :].sum(-1)  # (B,) real tokens
         self.lengths = config.token_lengths(n)  # (B, L + 1)
+        self.drops = (self.lengths[:, 1:] < self.lengths[:, :-1]).any(0).tolist()  # (L,) whether layer i drops
         self.mask = mask  # (B, 1, 1, T) or None: the current tokens' attention mask
         self.positions = torch.arange(T).expand(B, T)  # (B, T): original position of each current token
         self.buffer = x  # (B, T0 + 1, H) once anything is dropped; the extra slot takes padding writes
@@ -73,7 +74,7 @@ class TokenDrop:
 
     def shortener(self, layer: int, x: Tensor) -> Callable[[Tensor, Tensor], Tensor] | None:
         """The selection for layer `layer` given its input x (B, T, H), or None when it keeps every token."""
-        if not bool((self.lengths[:, layer + 1] < self.lengths[:, layer]).any()):
+        if not self.drops[layer]:
             return None
         if not self.dropped:  # the buffer gets a spare slot T0 for the padding slots' positions
             self.buffer = torch.cat([self.buffer, self.buffer[:, :1]], dim=1)  # (B, T0 + 1, H)

@@ -1,0 +1,69 @@
+"""Continue training a fine-tuned model with LengthDrop so that it works at any sequence length per layer.
+
+Length-Adaptive Transformer training (Kim & Cho 2021): every step trains the full model on the task's loss and,
+with in-place distillation from the full model's outputs, the smallest sub-model (each layer keeps exactly
+1 - p of the previous layer's tokens) and --sub-models random ones (each layer keeps between 1 - p and all of
+them); the losses are averaged (the sandwich rule). Layers keep the tokens that receive the most attention;
+[CLS] is always kept; for QA and tagging, dropped tokens are restored at the last layer so every position gets
+an output. --layerdrop P also skips each layer of the random sub-models with probability P.
+
+Start from a model fine-tuned on the same task. OUT is a Hugging Face model folder with results.json (the full
+model's dev metrics and the smallest sub-model's, prefixed smallest_). Then run `wellread search` on OUT to
+pick the fastest length configuration within a metric budget.
+
+Examples:
+  wellread lengthdrop --model sst2-mini --task sst2 --data glue/SST-2 --out sst2-mini-ld
+  wellread lengthdrop --model qa-mini --task squad --data train=train.json dev=dev.json --out qa-mini-ld \\
+      --epochs 2 --length-drop-prob 0.2 --sub-models 2
+  wellread lengthdrop --model ner-mini --task ner --data conll2003/ --out ner-mini-ld --layerdrop 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from wellread.dynamic.config import MIN_TOKENS
+from wellread.dynamic.run import lengthdrop
+from wellread.dynamic.train import LengthDropOptions
+from wellread.errors import WellreadError
+from wellread.finetune.options import add_data_arguments, add_model_arguments, options_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p)
+    add_data_arguments(p)
+    p.add_argument("--out", required=True, help="output folder (a Hugging Face model folder plus results.json)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=float, default=None, help="passes over the training data (default 1)")
+    t.add_argument("--max-steps", type=int, default=0, help="optimizer steps instead of epochs (0: use epochs)")
+    t.add_argument("--batch-size", type=int, default=32, help="examples per optimizer step (default 32)")
+    t.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default 1)")
+    t.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
+    t.add_argument("--weight-decay", type=float, default=0.01)
+    t.add_argument("--warmup", type=float, default=0.1, help="warm-up: fraction of steps or a step count")
+    t.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (default: each epoch)")
+    t.add_argument("--save-every", type=int, default=500, help="resumable checkpoint every N steps (default 500)")
+    t.add_argument("--select-metric", default=None,
+                   help="metric that picks the best checkpoint (default: the task's main metric, full model)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-length-grouping", action="store_true", help="plain random batches")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    t.add_argument("--keep-checkpoints", action="store_true", help="keep checkpoint/ and best/ after success")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d = p.add_argument_group("LengthDrop")
+    d.add_argument("--length-drop-prob", type=float, default=0.2, metavar="P",
+                   help="each layer keeps between 1-P and all of the previous layer's tokens (default 0.2)")
+    d.add_argument("--sub-models", type=int, default=2,
+                   help="random sub-models per step, besides the full and the smallest (default 2)")
+    d.add_argument("--layerdrop", type=float, default=0.0, metavar="P",
+                   help="random sub-models skip each layer with probability P (default 0: off)")
+    d.add_argument("--min-tokens", type=int, default=MIN_TOKENS,
+                   help=f"no layer keeps fewer tokens than this (default {MIN_TOKENS})")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise WellreadError("--data is required: a data folder or SPLIT=FILE items (with a train split)")
+    drop = LengthDropOptions(args.length_drop_prob, args.sub_models, args.layerdrop, args.min_tokens)
+    lengthdrop(options_from_args(args), drop)
+    return 0

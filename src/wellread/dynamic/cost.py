@@ -1,0 +1,72 @@
+"""What a length configuration costs: FLOPs estimated from the real inputs' lengths, and CPU latency measured
+on real batches (fp32, no autograd, dynamic padding: batches of similar lengths padded to their longest).
+
+Shapes: B batch, T tokens, H hidden size, F FFN size.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from wellread.config import BertConfig
+from wellread.dynamic.config import LengthConfig
+from wellread.finetune.base import eval_batches, pad_inputs
+
+
+def layer_flops(n_in: Tensor, n_out: Tensor, hidden: int, ffn: int) -> Tensor:
+    """FLOPs (2 x multiply-adds) of one layer attending over n_in tokens and running its FFN on n_out kept.
+
+    q/k/v and the attention output projection see n_in tokens, the attention matrix n_in^2, the FFN n_out.
+    """
+    n_in, n_out = n_in.double(), n_out.double()
+    return 2 * (4 * hidden * hidden * n_in + 2 * hidden * n_in * n_in + 2 * hidden * ffn * n_out)
+
+
+def encoder_flops(model_config: BertConfig, config: LengthConfig, lengths: Sequence[int]) -> float:
+    """Mean encoder FLOPs per input over inputs of `lengths` real tokens (padding not counted)."""
+    n = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
+    kept = config.token_lengths(n)  # (N, L + 1)
+    total = sum(layer_flops(kept[:, i], kept[:, i + 1], model_config.hidden_size, model_config.intermediate_size)
+                for i in range(config.layers))
+    return float(total.mean())
+
+
+def latency_batches(ids: Sequence[np.ndarray], types: Sequence[np.ndarray], pad_id: int, batch_size: int,
+                    limit: int | None = None) -> list[dict[str, Tensor]]:
+    """Padded batches of similar lengths (as evaluation builds them) from `limit` inputs spread evenly over the
+    length range (all when None)."""
+    chosen = np.arange(len(ids))
+    if limit is not None and limit < len(ids):
+        by_length = np.argsort([len(r) for r in ids], kind="stable")
+        chosen = by_length[np.linspace(0, len(ids) - 1, limit).round().astype(int)]
+    rows = [ids[i] for i in chosen]
+    return [pad_inputs([rows[i] for i in b], [types[chosen[i]] for i in b], pad_id)
+            for b in eval_batches([len(r) for r in rows], batch_size)]
+
+
+@torch.inference_mode()
+def measure_latency(model: nn.Module, batches: Sequence[dict[str, Tensor]], config: LengthConfig,
+                    repeats: int = 3) -> float:
+    """Seconds for one pass over `batches` with `config`: per batch the fastest of `repeats` runs (robust to
+    other work on the machine), summed. One warm-up batch runs first."""
+    model.eval()
+
+    def run(batch: dict[str, Tensor]) -> None:
+        model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], length_config=config)
+
+    if batches:
+        run(batches[0])
+    total = 0.0
+    for batch in batches:
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(batch)
+            best = min(best, time.perf_counter() - start)
+        total += best
+    return total

@@ -1,0 +1,35 @@
+"""The search's picture: every evaluated length configuration, the Pareto frontier, the full model and the
+chosen configuration, as cost (latency or GFLOPs) against the dev metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wellread.dynamic.search import Candidate
+
+
+def plot_frontier(candidates: list[Candidate], frontier: list[Candidate], full: Candidate, chosen: Candidate,
+                  path: Path, cost_label: str, metric_label: str, scale: float = 1.0, title: str = "") -> Path:
+    """Write a PNG; costs are multiplied by `scale` (e.g. seconds -> ms per input) before plotting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter([c.cost * scale for c in candidates], [c.metric for c in candidates], s=12, color="0.7",
+               label=f"evaluated ({len(candidates)})")
+    ax.plot([c.cost * scale for c in frontier], [c.metric for c in frontier], "o-", color="tab:blue", ms=4,
+            label="Pareto frontier")
+    ax.scatter([full.cost * scale], [full.metric], marker="*", s=160, color="black", zorder=3, label="full length")
+    ax.scatter([chosen.cost * scale], [chosen.metric], marker="D", s=60, color="tab:red", zorder=3,
+               label=f"chosen ({full.cost / chosen.cost:.2f}x cheaper)")
+    ax.set_xlabel(cost_label)
+    ax.set_ylabel(metric_label)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

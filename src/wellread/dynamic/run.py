@@ -1,0 +1,219 @@
+"""`wellread lengthdrop` and `wellread search` end to end: read the task, load the fine-tuned model, train or
+search, write the results.
+
+LengthDrop continues training a fine-tuned model (its head must be the task's) on the one training loop and
+writes a Hugging Face folder plus results.json. The search evaluates length configurations on the dev set
+(metric) and on real dev batches (latency, fp32, no autograd, dynamic padding), writes `frontier.json` and
+`frontier.png`, and saves the fastest configuration within `max_drop` metric points of the full model into
+the model folder as length_config.json, where `load_model` (and so every pipeline) picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from wellread.config import load_config
+from wellread.dynamic.config import LengthConfig, save_length_config
+from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency
+from wellread.dynamic.plot import plot_frontier
+from wellread.dynamic.search import Gene, Measurement, SearchOptions, choose, evolve, gene_config, pareto_front
+from wellread.dynamic.train import LengthDropOptions, LengthDropTask
+from wellread.errors import WellreadError
+from wellread.finetune.base import FinetuneTask
+from wellread.finetune.data import canonical_task, family_of
+from wellread.finetune.run import (
+    HEADS,
+    FinetuneOptions,
+    bf16_enabled,
+    default_select_metric,
+    evaluate_model,
+    load_for_task,
+    prepare,
+)
+from wellread.models import head_of_architecture
+from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.train.loop import TrainArgs, Trainer
+
+
+def fine_tuned_head(folder: Path, family: str, task: str) -> tuple[str, list[str] | None]:
+    """The folder's head and labels; WellreadError unless it is a model fine-tuned for the task's family."""
+    config = load_config(folder)
+    head = head_of_architecture(config.architectures[0]) if config.architectures else "base"
+    if head != HEADS[family]:
+        raise WellreadError(f"{folder} has a {head} head but {task} needs a fine-tuned {HEADS[family]} model: "
+                            f"fine-tune it first (wellread finetune --task {task} ...)")
+    labels = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else None
+    return head, labels
+
+
+# --- LengthDrop training ----------------------------------------------------------------------------
+
+
+def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1.0) -> dict[str, Any]:
+    """Continue training a fine-tuned model with LengthDrop into `opts.out`; returns (and writes) its results."""
+    out = Path(opts.out)
+    folder = resolve_model_dir(opts.model)
+    prep = prepare(opts)
+    fine_tuned_head(folder, prep.data.family, prep.data.name)
+    model = load_for_task(opts.model, prep.data)
+    model.length_config = None  # a configuration searched for the old weights does not fit the new ones
+    prep.tokenizer.check_compatible(model.config)
+    inner = prep.task
+    inner.batch_size, inner.group_by_length = opts.batch_size, opts.group_by_length
+    task = LengthDropTask(inner, model.config.num_hidden_layers, drop)
+    select = opts.select_metric or default_select_metric(prep.data)
+    bf16 = bf16_enabled(opts.bf16)
+    steps_per_epoch = max(1, -(-inner.num_examples() // opts.batch_size))
+    args = TrainArgs(
+        output_dir=out, max_steps=opts.max_steps, epochs=opts.epochs_or(epochs), batch_size=opts.batch_size,
+        grad_accum=opts.grad_accum, lr=opts.lr, weight_decay=opts.weight_decay, warmup=opts.warmup, bf16=bf16,
+        seed=opts.seed, eval_every=opts.eval_every if opts.eval_every is not None else steps_per_epoch,
+        save_every=opts.save_every, select_metric=select, progress=opts.progress,
+        metrics_in_postfix=("train_acc",),
+        extra={"task": prep.data.name, "model": opts.model, "lengthdrop": asdict(drop)})
+    trainer = Trainer(model, task, args)
+    print(f"{prep.data.describe()}; LengthDrop p={drop.p}, {drop.sub_models} random sub-models, LayerDrop "
+          f"{drop.layerdrop}; {trainer.total_steps} steps of {opts.batch_size}, lr {opts.lr:g} -> {out}", flush=True)
+    start = time.perf_counter()
+    trainer.fit(resume=opts.resume and (out / "checkpoint" / "trainer_state.pt").is_file())
+    best = max(trainer.history, key=lambda r: r.get(select, float("-inf")))
+    results = {"task": prep.data.name, "model": opts.model, "out": str(out), "lengthdrop": asdict(drop),
+               "select_metric": select, "best_step": best["step"], "metrics": best, "steps": trainer.total_steps,
+               "batch_size": opts.batch_size, "lr": opts.lr, "train_seconds": round(time.perf_counter() - start, 2),
+               "history": trainer.history}
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if not opts.keep_checkpoints:
+        for stale in ("best", "checkpoint"):
+            shutil.rmtree(out / stale, ignore_errors=True)
+    print(f"best at step {best['step']}: " + ", ".join(f"{k} {v:.2f}" for k, v in best.items() if k != "step"))
+    return results
+
+
+# --- the search -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchRun:
+    """What `wellread search` needs beyond the task options."""
+
+    cost: str = "latency"
+    """"latency" (measured) or "flops" (estimated) is what the search minimises."""
+    batch_size: int = 32
+    repeats: int = 3
+    """Timed runs per latency batch (the fastest counts)."""
+    latency_examples: int | None = None
+    """Time on this many dev inputs spread over the length range (None: all)."""
+    max_drop: float = 1.0
+    """The chosen configuration's metric may be at most this many points below the full model's."""
+    threads: int = 1
+    out: Path | None = None
+    """Where frontier.json/png go (default MODEL/search)."""
+    save: bool = True
+    """Save the chosen configuration into the model folder."""
+    search: SearchOptions = field(default_factory=SearchOptions)
+
+
+def dev_inputs(task: FinetuneTask) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Token and type ids of every evaluation input (QA: windows) of a fine-tuning task."""
+    ids, types = [], []
+    for _, *encoded in task.eval_sets.values():
+        if task.family == "qa":
+            ids += encoded[0].ids
+            types += encoded[0].types
+        elif task.family == "tagging":
+            ids += encoded[0]
+            types += [np.zeros_like(r) for r in encoded[0]]
+        else:
+            ids += encoded[0]
+            types += encoded[1]
+    return ids, types
+
+
+def _timing(model: nn.Module, batches: list, configs: list[LengthConfig], repeats: int) -> list[float]:
+    """Each configuration's latency, measured twice in alternation and the faster kept (drift hits both)."""
+    times = [[measure_latency(model, batches, c, repeats) for c in configs] for _ in range(2)]
+    return [min(a, b) for a, b in zip(*times, strict=True)]
+
+
+def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
+    """Search length configurations for a fine-tuned model; write the frontier, save the choice; returns the report."""
+    if run.cost not in ("latency", "flops"):
+        raise WellreadError(f"--cost must be latency or flops, not {run.cost!r}")
+    folder = resolve_model_dir(opts.model)
+    task_name = canonical_task(opts.task)
+    _, labels = fine_tuned_head(folder, family_of(task_name), task_name)
+    prep = prepare(opts, train=False, labels=labels if family_of(task_name) != "qa" else None)
+    model, _ = load_model(folder, HEADS[prep.data.family])
+    prep.tokenizer.check_compatible(model.config)
+    torch.set_num_threads(run.threads)
+    metric = opts.select_metric or default_select_metric(prep.data)
+    ids, types = dev_inputs(prep.task)
+    lengths = [len(r) for r in ids]
+    batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, run.batch_size, run.latency_examples)
+    timed = sum(len(b["input_ids"]) for b in batches)
+    grid, layers = run.search.grid, model.config.num_hidden_layers
+
+    def evaluate(gene: Gene) -> Measurement:
+        config = gene_config(gene, grid)
+        model.length_config = config
+        metrics = evaluate_model(model, prep.task).metrics
+        if metric not in metrics:
+            raise WellreadError(f"metric {metric!r} is not among the evaluation's: {sorted(metrics)}")
+        flops = encoder_flops(model.config, config, lengths)
+        latency = measure_latency(model, batches, config, run.repeats) if run.cost == "latency" else None
+        return Measurement(latency if latency is not None else flops, metrics[metric], flops, latency)
+
+    print(f"{prep.data.describe()}; {layers} layers; cost {run.cost} ({timed} inputs in batches of "
+          f"{run.batch_size}, {run.threads} thread(s)); metric {metric}", flush=True)
+    candidates = evolve(evaluate, layers, run.search, progress=opts.progress)
+    full = candidates[0]
+    frontier = pareto_front(candidates)
+    chosen = choose(frontier, full.metric, run.max_drop)
+    config = chosen.config(grid)
+    speedups = {}
+    for batch_size in dict.fromkeys([run.batch_size, 1]):
+        timing_batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, batch_size, run.latency_examples)
+        t_full, t_chosen = _timing(model, timing_batches, [LengthConfig.full(layers), config], run.repeats)
+        speedups[f"batch_{batch_size}"] = {"full_ms_per_input": 1000 * t_full / timed,
+                                           "chosen_ms_per_input": 1000 * t_chosen / timed,
+                                           "speedup": t_full / t_chosen}
+    report = {
+        "model": str(folder), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
+        "batch_size": run.batch_size, "timed_inputs": timed, "max_drop": run.max_drop,
+        "search": asdict(run.search), "full": full.to_json(grid), "chosen": chosen.to_json(grid),
+        "metric_drop": full.metric - chosen.metric, "flops_ratio": full.measurement.flops / chosen.measurement.flops,
+        "speedup": speedups, "frontier": [c.to_json(grid) for c in frontier],
+        "evaluated": [c.to_json(grid) for c in candidates],
+    }
+    out = Path(run.out) if run.out is not None else folder / "search"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
+    plot_frontier(candidates, frontier, full, chosen, out / "frontier.png", label, metric, scale,
+                  f"{prep.data.name}: length configurations")
+    model.length_config = None
+    if run.save:
+        save_length_config(config, folder, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
+                                            "speedup": speedups, "search": str(out / "frontier.json")})
+    _print_search(report)
+    return report
+
+
+def _print_search(report: dict[str, Any]) -> None:
+    full, chosen = report["full"], report["chosen"]
+    print(f"full length: {report['metric']} {full['metric']:.2f}, {full['flops'] / 1e9:.4g} GFLOPs per input")
+    print(f"chosen keep {chosen['keep']}: {report['metric']} {chosen['metric']:.2f} "
+          f"(drop {report['metric_drop']:.2f}), {chosen['flops'] / 1e9:.4g} GFLOPs "
+          f"({report['flops_ratio']:.2f}x fewer)")
+    for name, s in report["speedup"].items():
+        print(f"  {name}: {s['full_ms_per_input']:.3f} -> {s['chosen_ms_per_input']:.3f} ms per input, "
+              f"{s['speedup']:.2f}x faster")

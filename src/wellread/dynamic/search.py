@@ -1,0 +1,175 @@
+"""Evolutionary search for length configurations (Length-Adaptive Transformer, Kim & Cho 2021).
+
+A gene is a non-increasing tuple of per-layer keep shares in grid units (`grid` = all tokens; gene / grid is a
+`LengthConfig`). The initial population spreads over cost: the full model plus genes whose layers drop up to
+an increasing share of the previous layer's tokens. Each iteration takes the Pareto frontier of everything
+evaluated so far (lower cost, higher metric) as parents and adds `mutations` children (each layer resampled
+with probability `mutation_prob` between its neighbours) and `crossovers` children (the rounded-up mean of two
+parents). A gene is evaluated once. The random choices come from `seed` alone, so with a deterministic cost
+(FLOPs) the search is reproducible; with measured latency the cost carries the machine's noise.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from tqdm import tqdm
+
+from wellread.dynamic.config import MIN_TOKENS, LengthConfig
+from wellread.errors import WellreadError
+
+Gene = tuple[int, ...]
+
+
+def gene_config(gene: Gene, grid: int, min_tokens: int = MIN_TOKENS) -> LengthConfig:
+    """The length configuration a gene stands for: keep[i] = gene[i] / grid."""
+    return LengthConfig(tuple(g / grid for g in gene), min_tokens)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What evaluating a gene gives: the cost the search minimises, the dev metric and both cost figures."""
+
+    cost: float
+    metric: float
+    flops: float
+    """Mean encoder FLOPs per input."""
+    latency: float | None = None
+    """Seconds for one pass over the latency batches (None when not measured)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    gene: Gene
+    measurement: Measurement
+    iteration: int
+    """0: the initial population."""
+
+    @property
+    def cost(self) -> float:
+        return self.measurement.cost
+
+    @property
+    def metric(self) -> float:
+        return self.measurement.metric
+
+    def config(self, grid: int, min_tokens: int = MIN_TOKENS) -> LengthConfig:
+        return gene_config(self.gene, grid, min_tokens)
+
+    def to_json(self, grid: int) -> dict:
+        return {"keep": [round(g / grid, 6) for g in self.gene], "gene": list(self.gene),
+                "iteration": self.iteration, **asdict(self.measurement)}
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """The evolutionary search's sizes; LAT used about 30 iterations."""
+
+    iterations: int = 30
+    population: int = 16
+    """Initial population, the full model included."""
+    mutations: int = 8
+    """Mutated children per iteration."""
+    crossovers: int = 8
+    """Crossover children per iteration."""
+    mutation_prob: float = 0.5
+    grid: int = 20
+    """Keep shares are multiples of 1/grid."""
+    init_max_drop: float = 0.5
+    """The initial population's most aggressive genes drop up to this share of the tokens per layer."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.iterations < 0 or self.population < 1 or self.mutations < 0 or self.crossovers < 0:
+            raise WellreadError("iterations, mutations and crossovers must be >= 0 and the population >= 1")
+        if self.grid < 2:
+            raise WellreadError(f"the grid must have at least 2 steps; got {self.grid}")
+        if not 0.0 <= self.mutation_prob <= 1.0 or not 0.0 < self.init_max_drop < 1.0:
+            raise WellreadError("mutation_prob must be in [0, 1] and init_max_drop in (0, 1)")
+
+
+def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates no other beats on both cost (lower) and metric (higher), cheapest first."""
+    front: list[Candidate] = []
+    for c in sorted(candidates, key=lambda c: (c.cost, -c.metric)):
+        if not front or c.metric > front[-1].metric:
+            front.append(c)
+    return front
+
+
+def choose(candidates: list[Candidate], baseline: float, max_drop: float) -> Candidate:
+    """The cheapest candidate whose metric is at most `max_drop` points below `baseline` (best metric on ties)."""
+    ok = [c for c in candidates if c.metric >= baseline - max_drop]
+    if not ok:
+        raise WellreadError(f"no configuration is within {max_drop} points of {baseline:.2f}")
+    return min(ok, key=lambda c: (c.cost, -c.metric))
+
+
+def initial_population(layers: int, options: SearchOptions, rng: random.Random) -> list[Gene]:
+    """The full model, then genes whose per-layer drops reach up to init_max_drop * k / (population - 1)."""
+    grid = options.grid
+    genes = [(grid,) * layers]
+    for k in range(1, options.population):
+        drop = options.init_max_drop * k / max(1, options.population - 1)
+        gene, previous = [], grid
+        for _ in range(layers):
+            previous = rng.randint(max(1, math.ceil((1 - drop) * previous)), previous)
+            gene.append(previous)
+        genes.append(tuple(gene))
+    return list(dict.fromkeys(genes))
+
+
+def mutate(gene: Gene, grid: int, prob: float, rng: random.Random) -> Gene:
+    """Each layer, with probability `prob`, resampled between its neighbours (the gene stays non-increasing)."""
+    out = list(gene)
+    for i in range(len(out)):
+        if rng.random() < prob:
+            high = out[i - 1] if i > 0 else grid
+            low = out[i + 1] if i + 1 < len(out) else 1
+            out[i] = rng.randint(low, high)
+    return tuple(out)
+
+
+def crossover(a: Gene, b: Gene) -> Gene:
+    """The layer-wise mean of two parents, rounded up (non-increasing when both are)."""
+    return tuple((x + y + 1) // 2 for x, y in zip(a, b, strict=True))
+
+
+def evolve(evaluate: Callable[[Gene], Measurement], layers: int, options: SearchOptions,
+           progress: bool = True) -> list[Candidate]:
+    """Run the search; returns every evaluated candidate (the first is the full model)."""
+    rng = random.Random(options.seed)
+    seen: dict[Gene, Candidate] = {}
+    initial = initial_population(layers, options, rng)
+    total = len(initial) + options.iterations * (options.mutations + options.crossovers)
+    bar = tqdm(total=total, desc="search", disable=not progress, dynamic_ncols=True)
+
+    def add(genes: list[Gene], iteration: int) -> None:
+        for gene in genes:
+            seen[gene] = Candidate(gene, evaluate(gene), iteration)
+            bar.update(1)
+        front = pareto_front(list(seen.values()))
+        bar.set_postfix(iteration=iteration, evaluated=len(seen), frontier=len(front))
+
+    try:
+        add(initial, 0)
+        for iteration in range(1, options.iterations + 1):
+            parents = [c.gene for c in pareto_front(list(seen.values()))]
+            children: list[Gene] = []
+            for k in range(options.mutations + options.crossovers):
+                for _ in range(20):  # a few tries for a gene not seen yet
+                    if k < options.mutations or len(parents) < 2:
+                        child = mutate(rng.choice(parents), options.grid, options.mutation_prob, rng)
+                    else:
+                        child = crossover(*rng.sample(parents, 2))
+                    if child not in seen and child not in children:
+                        children.append(child)
+                        break
+            bar.total -= options.mutations + options.crossovers - len(children)
+            add(children, iteration)
+    finally:
+        bar.close()
+    return list(seen.values())

@@ -1,0 +1,169 @@
+"""LengthDrop training (Kim & Cho 2021) as a Task on the one training loop.
+
+`LengthDropTask` wraps a fine-tuning task. Each step it runs the sandwich: the full model on the task's own
+loss; the smallest sub-model (every layer keeps exactly 1 - p of the previous layer's tokens) and `n` random
+sub-models (each layer keeps between 1 - p and all of them), each distilled in place from the full model's
+detached outputs (soft cross-entropy; squared error for regression). The losses are averaged and the loop takes
+one optimizer step. Optional LayerDrop: each random sub-model also skips each layer with probability
+`layerdrop` (never all of them). Data order, batches and evaluation are the wrapped task's; evaluation reports
+the full model's metrics and the smallest sub-model's (prefixed `smallest_`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from wellread.distill.losses import masked_soft_cross_entropy, soft_cross_entropy
+from wellread.dynamic.config import MIN_TOKENS, LengthConfig, check_drop_probability, sample, smallest
+from wellread.errors import ConfigError
+from wellread.finetune.base import FinetuneTask, forward
+from wellread.finetune.tagging import IGNORE
+from wellread.models import HeadOutput
+
+
+@dataclass(frozen=True)
+class LengthDropOptions:
+    """The sandwich: drop probability p, random sub-models per step, LayerDrop and the token floor."""
+
+    p: float = 0.2
+    sub_models: int = 2
+    """Random sub-models per step, besides the full and the smallest."""
+    layerdrop: float = 0.0
+    """Probability that a random sub-model skips a layer (0: LayerDrop off)."""
+    min_tokens: int = MIN_TOKENS
+
+    def __post_init__(self) -> None:
+        check_drop_probability(self.p)
+        if self.sub_models < 0:
+            raise ConfigError(f"sub-models per step must be >= 0; got {self.sub_models}")
+        if not 0.0 <= self.layerdrop < 1.0:
+            raise ConfigError(f"the LayerDrop probability must be in [0, 1); got {self.layerdrop}")
+
+
+class SubModel:
+    """Calls a model with a fixed length configuration, a drop-in for the model in the tasks' `loss` and
+    `forward`; keeps the logits of its last call (the full model's become the distillation targets)."""
+
+    def __init__(self, model: nn.Module, config: LengthConfig) -> None:
+        self.model, self.config = model, config
+        self.logits: Tensor | None = None
+
+    def __call__(self, *args: Tensor, **kwargs: object) -> HeadOutput:
+        out = self.model(*args, length_config=self.config, **kwargs)
+        self.logits = out.logits
+        return out
+
+
+@contextlib.contextmanager
+def skip_layers(model: nn.Module, keep: list[int]) -> Iterator[None]:
+    """Within the block the encoder runs only the layers `keep` (LayerDrop); restored on exit."""
+    encoder = _bert_of(model).encoder
+    layers = encoder.layer
+    encoder.layer = nn.ModuleList(layers[i] for i in keep)
+    try:
+        yield
+    finally:
+        encoder.layer = layers
+
+
+def _bert_of(model: nn.Module) -> nn.Module:
+    """The BertModel inside a head model, a DDP wrapper or itself; ConfigError for other encoders."""
+    model = getattr(model, "module", model)
+    base = getattr(model, "base", model)
+    if base.config.model_type != "bert":
+        raise ConfigError(f"LengthDrop is implemented for BERT encoders, not {base.config.model_type}")
+    return base
+
+
+def distillation(task: FinetuneTask, student: Tensor, teacher: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """Summed in-place distillation loss of one sub-model, in the units the task's `weight` counts.
+
+    Classification: soft cross-entropy per example (squared error for regression); QA: the mean of the start
+    and end soft cross-entropies over real positions, per window; tagging: soft cross-entropy per labelled token.
+    """
+    if task.family == "classification":
+        if task.regression:
+            return ((student.squeeze(-1) - teacher.squeeze(-1)) ** 2).sum()
+        return soft_cross_entropy(student, teacher) * len(student)
+    if task.family == "qa":
+        pad = batch["attention_mask"] == 0  # (B, T)
+        s = student.masked_fill(pad[..., None], -1e4).transpose(1, 2)  # (B, 2, T)
+        t = teacher.masked_fill(pad[..., None], -1e4).transpose(1, 2)  # (B, 2, T)
+        return soft_cross_entropy(s, t) * len(student)  # mean over B x 2 -> sum over B of (start + end) / 2
+    if task.family == "tagging":
+        labelled = batch["labels"] != IGNORE  # (B, T)
+        return masked_soft_cross_entropy(student, teacher, labelled) * labelled.sum()
+    raise ConfigError(f"LengthDrop does not know the task family {task.family!r}")
+
+
+class LengthDropTask:
+    """A fine-tuning task trained with LengthDrop, the sandwich rule and in-place distillation."""
+
+    def __init__(self, inner: FinetuneTask, layers: int, options: LengthDropOptions = LengthDropOptions()) -> None:
+        self.inner, self.layers, self.options = inner, layers, options
+        self.smallest = smallest(layers, options.p, options.min_tokens)
+
+    # --- the wrapped task's data -------------------------------------------------------------------
+
+    def num_examples(self) -> int:
+        return self.inner.num_examples()
+
+    def order(self, epoch: int, generator: torch.Generator) -> list[int]:
+        return self.inner.order(epoch, generator)
+
+    def collate(self, indices: list[int], seed: int) -> dict:
+        """The inner task's batch, plus the seed that draws this batch's sub-models."""
+        return self.inner.collate(indices, seed) | {"length_seed": seed}
+
+    def weight(self, batch: dict) -> float:
+        return self.inner.weight(batch)
+
+    # --- the sandwich ------------------------------------------------------------------------------
+
+    def sub_models(self, seed: int) -> list[tuple[LengthConfig, list[int]]]:
+        """The smallest and `sub_models` random (length configuration, kept layers) of one batch."""
+        g = torch.Generator().manual_seed(seed)
+        out = [(self.smallest, list(range(self.layers)))]
+        for _ in range(self.options.sub_models):
+            keep = list(range(self.layers))
+            if self.options.layerdrop:
+                drawn = (torch.rand(self.layers, generator=g) >= self.options.layerdrop).nonzero().flatten().tolist()
+                keep = drawn or [int(torch.randint(self.layers, (1,), generator=g))]
+            out.append((sample(len(keep), self.options.p, g, self.options.min_tokens), keep))
+        return out
+
+    def loss(self, model: nn.Module, batch: dict) -> tuple[Tensor, dict[str, float]]:
+        """(gold loss of the full model + each sub-model's distillation loss) / models, summed over the batch."""
+        full = SubModel(model, LengthConfig.full(self.layers))
+        gold, stats = self.inner.loss(full, batch)
+        teacher = full.logits.detach().float()  # (B, C), (B, T, C) or (B, T, 2)
+        kd_total = torch.zeros(())
+        for config, keep in self.sub_models(batch["length_seed"]):
+            skipping = skip_layers(model, keep) if len(keep) < self.layers else contextlib.nullcontext()
+            with skipping:
+                kd_total = kd_total + distillation(self.inner, forward(SubModel(model, config), batch), teacher, batch)
+        return (gold + kd_total) / (2 + self.options.sub_models), stats
+
+    # --- evaluation and saving ---------------------------------------------------------------------
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """The full model's metrics, and the smallest sub-model's prefixed `smallest_`."""
+        base = _bert_of(model)
+        saved = base.length_config
+        try:
+            base.length_config = None
+            metrics = self.inner.evaluate(model)
+            base.length_config = self.smallest
+            small = self.inner.score(model).metrics
+        finally:
+            base.length_config = saved
+        return metrics | {f"smallest_{k}": v for k, v in small.items()}
+
+    def save(self, model: nn.Module, folder: Path) -> None:
+        self.inner.save(model, folder)

@@ -1,0 +1,108 @@
+"""The evolutionary length search (frontier, choice, operators, reproducibility) and the cost measures."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from wellread.config import BertConfig
+from wellread.dynamic.config import LengthConfig
+from wellread.dynamic.cost import encoder_flops, latency_batches, layer_flops, measure_latency
+from wellread.dynamic.search import (
+    Candidate,
+    Measurement,
+    SearchOptions,
+    choose,
+    crossover,
+    evolve,
+    initial_population,
+    mutate,
+    pareto_front,
+)
+from wellread.errors import WellreadError
+from wellread.models import build_model
+
+
+def candidate(cost: float, metric: float, gene: tuple[int, ...] = (1,)) -> Candidate:
+    return Candidate(gene, Measurement(cost, metric, cost), 0)
+
+
+def test_pareto_front_and_choice() -> None:
+    cands = [candidate(10, 90), candidate(5, 89.5), candidate(6, 89.0), candidate(3, 85), candidate(5, 88),
+             candidate(2, 70)]
+    front = pareto_front(cands)
+    assert [(c.cost, c.metric) for c in front] == [(2, 70), (3, 85), (5, 89.5), (10, 90)]
+    assert choose(front, 90, 1.0).cost == 5  # fastest within 1 point
+    assert choose(front, 90, 0.0).cost == 10
+    assert choose(front, 90, 20.0).cost == 2
+    with pytest.raises(WellreadError, match="within"):
+        choose([candidate(1, 50)], 90, 1.0)
+
+
+def test_operators_keep_genes_non_increasing_and_on_the_grid() -> None:
+    rng = random.Random(0)
+    options = SearchOptions(population=12, grid=20)
+    genes = initial_population(6, options, rng)
+    assert genes[0] == (20,) * 6 and len(set(genes)) == len(genes)
+    costs = [sum(g) for g in genes]
+    assert min(costs) < 0.6 * costs[0]  # the population spreads over cost
+    for _ in range(500):
+        a, b = rng.sample(genes, 2)
+        for child in (mutate(a, 20, 0.5, rng), crossover(a, b)):
+            assert all(1 <= x <= 20 for x in child)
+            assert all(x >= y for x, y in zip(child, child[1:], strict=False))
+    assert crossover((20, 10, 3), (19, 10, 2)) == (20, 10, 3)  # the mean, rounded up
+
+
+def synthetic(gene: tuple[int, ...]) -> Measurement:
+    """A deterministic cost and a metric that falls off when early layers drop too much."""
+    cost = float(sum(gene))
+    metric = 90.0 - sum(max(0, 14 - g) * (len(gene) - i) for i, g in enumerate(gene)) * 0.1
+    return Measurement(cost, metric, cost)
+
+
+def test_search_is_reproducible_with_a_seed_and_improves_the_frontier() -> None:
+    options = SearchOptions(iterations=6, population=8, mutations=4, crossovers=4, seed=3)
+    first = evolve(synthetic, 4, options, progress=False)
+    again = evolve(synthetic, 4, options, progress=False)
+    other = evolve(synthetic, 4, SearchOptions(iterations=6, population=8, mutations=4, crossovers=4, seed=4),
+                   progress=False)
+    assert [c.gene for c in first] == [c.gene for c in again]
+    assert [c.gene for c in first] != [c.gene for c in other]
+    assert len({c.gene for c in first}) == len(first) and first[0].gene == (20,) * 4
+    assert max(c.iteration for c in first) == 6
+    initial = [c for c in first if c.iteration == 0]
+    best_initial = choose(initial, first[0].metric, 1.0)
+    assert choose(first, first[0].metric, 1.0).cost <= best_initial.cost
+
+
+def test_flops_follow_the_kept_lengths() -> None:
+    config = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+    n = torch.tensor([10])
+    full = encoder_flops(config, LengthConfig.full(2), [10])
+    assert full == pytest.approx(2 * float(layer_flops(n, n, 64, 128)[0]))
+    assert full == pytest.approx(2 * 2 * (4 * 64 * 64 * 10 + 2 * 64 * 100 + 2 * 64 * 128 * 10))
+    half = encoder_flops(config, LengthConfig((0.5, 0.5), min_tokens=1), [10])
+    expected = layer_flops(n, torch.tensor([5]), 64, 128) + layer_flops(torch.tensor([5]), torch.tensor([5]), 64, 128)
+    assert half == pytest.approx(float(expected[0]))
+    assert encoder_flops(config, LengthConfig.full(2), [10, 20]) > full
+
+
+def test_latency_batches_and_measurement() -> None:
+    rng = np.random.default_rng(0)
+    ids = [rng.integers(1, 100, size=n) for n in rng.integers(3, 40, size=50)]
+    types = [np.zeros_like(r) for r in ids]
+    batches = latency_batches(ids, types, 0, 8, limit=20)
+    assert sum(len(b["input_ids"]) for b in batches) == 20
+    for b in batches:  # dynamic padding: each batch padded to its own longest
+        assert b["attention_mask"].sum(1).max() == b["input_ids"].shape[1]
+    lengths = sorted(int(b["attention_mask"].sum(1).max()) for b in batches)
+    assert lengths[0] < lengths[-1]  # spread over the length range
+    torch.manual_seed(0)
+    model = build_model(BertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                   intermediate_size=48, max_position_embeddings=64), "sequence-classification")
+    seconds = measure_latency(model, batches, LengthConfig((0.5, 0.3)), repeats=2)
+    assert 0 < seconds < 10

