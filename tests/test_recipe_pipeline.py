@@ -83,6 +83,17 @@ stages:
     epochs: 1
     max_length: 32
     bf16: "off"
+  - stage: lengthdrop
+    name: student-ld
+    task: custom
+    data: ["train={root / 'train.csv'}", "dev={root / 'dev.csv'}"]
+    max_length: 32
+    bf16: "off"
+  - stage: search
+    cost: flops
+    iterations: 1
+    population: 3
+    max_drop: 100
   - stage: export
     int8: false
   - stage: evaluate
@@ -99,7 +110,7 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     parsed = parse_recipe(recipe(tmp_path), option_types(), "micro.yaml")
     with pytest.raises(StageFailed) as info:
         Runner(parsed).run()  # the task files do not exist yet
-    assert str(info.value).startswith("stage 'sentiment' (5/9, micro.yaml line 20) failed:")
+    assert str(info.value).startswith("stage 'sentiment' (5/11, micro.yaml line 20) failed:")
     assert "train.csv" in str(info.value)
     capsys.readouterr()
 
@@ -107,9 +118,11 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     records = Runner(parse_recipe(recipe(tmp_path), option_types(), "micro.yaml")).run()
     out = capsys.readouterr().out
     for n, name in enumerate(["corpus", "tokenizer", "pack", "pretrain"], 1):
-        assert f"[{n}/9] {name}: already complete, skipped" in out
+        assert f"[{n}/11] {name}: already complete, skipped" in out
     assert [r.name for r in records] == ["corpus", "tokenizer", "pack", "pretrain", "sentiment", "student",
-                                         "export", "evaluate", "card"]
+                                         "student-ld", "search", "export", "evaluate", "card"]
+    assert records[6].inputs["model"] == records[5].outputs["finetuned"]  # lengthdrop trains the distilled model
+    assert (tmp_path / "work" / "student-ld" / "length_config.json").is_file()  # the search's choice
     assert (tmp_path / "work" / "student" / "model.onnx").is_file()
     assert records[5].inputs["teacher"] == records[4].outputs["finetuned"]  # the fine-tuned model teaches
     assert records[5].inputs["student"] == records[3].outputs["model"]  # the pretrained one

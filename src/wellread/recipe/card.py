@@ -71,6 +71,11 @@ def evaluation_rows(records: list[StageRecord]) -> list[dict[str, Any]]:
         for metric, value in r.details.get("teacher_metrics", {}).items():
             rows.append({"stage": f"{r.name} (its teacher)", "task": r.details["task"], "split": "dev",
                          "metric": metric, "value": round(value, 2), "baseline": r.details["baselines"].get(metric)})
+    for r in _find(records, "search"):
+        d = r.details
+        rows.append({"stage": f"{d['stage']} (searched lengths, keep {d['chosen']['keep']})", "task": d["task"],
+                     "split": "dev", "metric": d["metric"], "value": round(d["chosen"]["metric"], 2),
+                     "baseline": None})
     for r in _find(records, "evaluate"):
         for name, e in r.details["evaluations"].items():
             if e["split"] == "dev":

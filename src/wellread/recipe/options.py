@@ -245,3 +245,52 @@ class ExportOptions:
 
     int8: bool = True
     """Also write model_int8.onnx (dynamic int8 quantization of the matrix products)."""
+
+
+@dataclass
+class LengthDropOptions:
+    """LengthDrop training (Length-Adaptive Transformer): the fine-tuned model learns to work with fewer tokens
+    per layer, ready for the length search."""
+
+    task: str
+    data: list[str] | None = None
+    """A data folder or SPLIT=FILE items (default: the previous stage's task data)."""
+    model: str | None = None
+    """A fine-tuned model folder (default: the previous fine-tune or distill stage's)."""
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    regression: bool = False
+    epochs: float = 1.0
+    batch_size: int = 32
+    lr: float = 5e-5
+    max_length: int | None = None
+    train_limit: int | None = None
+    dev_limit: int | None = None
+    length_drop_prob: float = 0.2
+    sub_models: int = 2
+    layerdrop: float = 0.0
+    bf16: str = field(default="auto", metadata=choices("auto", "on", "off"))
+    seed: int = 0
+
+    def check(self) -> Checks:
+        bad = [] if 0 <= self.length_drop_prob < 1 else [("length_drop_prob", "must be in [0, 1)")]
+        return bad + _positive(self, "epochs", "batch_size", "lr")
+
+
+@dataclass
+class SearchOptions:
+    """Length search on the latest task model: the fastest tokens-per-layer configuration within `max_drop`
+    metric points, saved into the model folder (length_config.json), where every pipeline then uses it."""
+
+    max_drop: float = 1.0
+    cost: str = field(default="latency", metadata=choices("latency", "flops"))
+    iterations: int = 30
+    population: int = 16
+    batch_size: int = 32
+    latency_examples: int | None = None
+    threads: int = 1
+    seed: int = 0
+
+    def check(self) -> Checks:
+        return _positive(self, "population", "batch_size", "threads")

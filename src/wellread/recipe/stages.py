@@ -8,7 +8,15 @@ packed, model (a pretrained encoder), finetuned (a model with a task head).
 
 from __future__ import annotations
 
-from wellread.recipe import card, stages_data, stages_distill, stages_eval, stages_export, stages_train
+from wellread.recipe import (
+    card,
+    stages_data,
+    stages_distill,
+    stages_dynamic,
+    stages_eval,
+    stages_export,
+    stages_train,
+)
 from wellread.recipe import options as o
 from wellread.recipe.base import StageType
 
@@ -29,6 +37,9 @@ def _registry() -> dict[str, StageType]:
         "distill": StageType(o.DistillOptions, stages_distill.run_distill,
                              {"teacher": "finetuned", "student": "model", "data": "task"}, ("finetuned",),
                              resumable=True),
+        "lengthdrop": StageType(o.LengthDropOptions, stages_dynamic.run_lengthdrop,
+                                {"model": "finetuned", "data": "task"}, ("finetuned",), resumable=True),
+        "search": StageType(o.SearchOptions, stages_dynamic.run_search, {}, ()),
         "export": StageType(o.ExportOptions, stages_export.run_export, {}, ()),
         "evaluate": StageType(o.EvaluateOptions, stages_eval.run_evaluate, {}, ()),
         "card": StageType(o.CardOptions, card.run_card, {}, ()),

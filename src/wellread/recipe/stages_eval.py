@@ -98,7 +98,9 @@ def run_evaluate(opts: o.EvaluateOptions, ctx: StageContext) -> StageResult:
         result = evaluate_record(record, opts.split, ctx.out / f"{record.name}.json")
         evaluations[record.name] = {k: result.get(k) for k in ("split", "metrics", "baselines", "warnings")}
         evaluations[record.name]["task"] = record.details["task"]
-        if opts.split == "dev":
+        if (Path(record.outputs["finetuned"]) / "length_config.json").is_file():
+            print(f"  {record.name}: runs at the searched lengths (length_config.json), not the trained full length")
+        elif opts.split == "dev":
             check_reproduces(record, result["metrics"])
     speed: dict[str, Any] = {}
     if opts.speed:
