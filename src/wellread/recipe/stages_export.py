@@ -24,7 +24,7 @@ def run_export(opts: o.ExportOptions, ctx: StageContext) -> StageResult:
     for record in targets:
         folder = Path(record.outputs.get("finetuned") or record.outputs["model"])
         model, _ = load_model(folder, TASK_HEADS[model_task(folder)])
-        report = export_folder(model, folder, int8=opts.int8)
+        report = export_folder(model.eval(), folder, int8=opts.int8)
         for agreement in report:
             print(f"  {record.name}: {agreement.line()}")
         if not all(a.ok for a in report):
