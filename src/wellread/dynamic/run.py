@@ -61,9 +61,9 @@ def fine_tuned_head(folder: Path, family: str, task: str) -> tuple[str, list[str
 def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1.0) -> dict[str, Any]:
     """Continue training a fine-tuned model with LengthDrop into `opts.out`; returns (and writes) its results."""
     out = Path(opts.out)
-    folder = resolve_model_dir(opts.model)
+    task_name = canonical_task(opts.task)
+    fine_tuned_head(resolve_model_dir(opts.model), family_of(task_name), task_name)
     prep = prepare(opts)
-    fine_tuned_head(folder, prep.data.family, prep.data.name)
     model = load_for_task(opts.model, prep.data)
     model.length_config = None  # a configuration searched for the old weights does not fit the new ones
     prep.tokenizer.check_compatible(model.config)
