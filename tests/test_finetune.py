@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import shutil
 import socket
 from pathlib import Path
 
@@ -548,3 +549,17 @@ def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None
     assert ddp["steps"] == single["steps"] == 12 and ddp["best_step"] == single["best_step"]
     assert ddp["metrics"] == pytest.approx(single["metrics"])
     assert len([r for r in ddp["history"] if "sst2_acc" in r]) == 4  # steps 3, 6, 9, 12
+
+
+def test_finetuning_a_shortened_model_trains_and_saves_at_full_length(tiny, glue, tmp_path) -> None:
+    """A searched length_config.json belongs to the weights it was searched on: not carried into a new run."""
+    from wellread.dynamic.config import LengthConfig, save_length_config
+
+    source = tmp_path / "shortened"
+    shutil.copytree(tiny, source)
+    save_length_config(LengthConfig((1.0, 0.5)), source)
+    assert load_model(source)[0].length_config is not None
+    out = tmp_path / "sst2"
+    assert run_cli("finetune", "--model", source, "--task", "sst2", "--data", glue / "SST-2", "--out", out,
+                   *COMMON) == 0
+    assert not (out / "length_config.json").exists() and load_model(out)[0].length_config is None

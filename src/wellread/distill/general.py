@@ -56,6 +56,7 @@ def distill_general(opts: DistillOptions) -> dict[str, float]:
     teacher_folder = resolve_model_dir(opts.teacher)
     tok = Tokenizer.load(teacher_folder)
     teacher, _ = load_model(teacher_folder, "base")
+    teacher.length_config = None  # layer targets come from every token
     torch.manual_seed(fo.seed)
     student, student_folder = general_student(fo.model, tok)
     tok.check_compatible(student.config)

@@ -132,8 +132,9 @@ def check_labels(folder: Path, task: str, labels: list[str], regression: bool, o
 
 
 def load_for_task(name_or_path: str, data: TaskData, new_head: bool = False, quiet: bool = False) -> nn.Module:
-    """The model with the task's head. A checkpoint whose classifier already predicts the task's labels keeps
-    it (rows re-ordered to the task's label order); one with another label set is an error unless `new_head`."""
+    """The model with the task's head, at full length (any length_config.json is not carried over). A checkpoint
+    whose classifier already predicts the task's labels keeps it (rows re-ordered to the task's label order); one
+    with another label set is an error unless `new_head`."""
     folder = resolve_model_dir(name_or_path)
     head = HEADS[data.family]
     problem_type = None
@@ -147,6 +148,9 @@ def load_for_task(name_or_path: str, data: TaskData, new_head: bool = False, qui
         check_labels(folder, data.name, data.labels, data.regression, own, found[1],
                      "; pass --new-head to replace its classifier with a new one")
     model, report = load_model(folder, head, labels=own or labels, problem_type=problem_type)
+    # A searched length configuration (length_config.json) fits the weights it was searched on: training (and a
+    # teacher's targets) run at full length, and the output folder gets none.
+    model.length_config = None
     if own is not None and labels is not None and own != labels:
         perm = label_permutation(own, labels)  # classifier rows into the task's order
         with torch.no_grad():
