@@ -26,30 +26,19 @@ from wellread.dynamic.config import MIN_TOKENS
 from wellread.dynamic.run import lengthdrop
 from wellread.dynamic.train import LengthDropOptions
 from wellread.errors import WellreadError
-from wellread.finetune.options import add_data_arguments, add_model_arguments, options_from_args
+from wellread.finetune.options import (
+    add_data_arguments,
+    add_model_arguments,
+    add_training_arguments,
+    options_from_args,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_data_arguments(p)
     p.add_argument("--out", required=True, help="output folder (a Hugging Face model folder plus results.json)")
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=float, default=None, help="passes over the training data (default 1)")
-    t.add_argument("--max-steps", type=int, default=0, help="optimizer steps instead of epochs (0: use epochs)")
-    t.add_argument("--batch-size", type=int, default=32, help="examples per optimizer step (default 32)")
-    t.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default 1)")
-    t.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
-    t.add_argument("--weight-decay", type=float, default=0.01)
-    t.add_argument("--warmup", type=float, default=0.1, help="warm-up: fraction of steps or a step count")
-    t.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (default: each epoch)")
-    t.add_argument("--save-every", type=int, default=500, help="resumable checkpoint every N steps (default 500)")
-    t.add_argument("--select-metric", default=None,
-                   help="metric that picks the best checkpoint (default: the task's main metric, full model)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--no-length-grouping", action="store_true", help="plain random batches")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    t.add_argument("--keep-checkpoints", action="store_true", help="keep checkpoint/ and best/ after success")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_training_arguments(p.add_argument_group("training"), lr=5e-5, epochs="1", grid=False, new_head=False)
     d = p.add_argument_group("LengthDrop")
     d.add_argument("--length-drop-prob", type=float, default=0.2, metavar="P",
                    help="each layer keeps between 1-P and all of the previous layer's tokens (default 0.2)")

@@ -47,32 +47,36 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                     help="SQuAD v2.0: answer \"\" when the null score beats the best span by more than this")
 
 
-def add_training_arguments(p: argparse.ArgumentParser) -> None:
-    """Hyper-parameters, evaluation/checkpoint cadence and the grid."""
-    p.add_argument("--epochs", type=float, default=None, help="passes over the training data (default 3; grid 4)")
+def add_training_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup, lr: float = 1e-4,
+                           epochs: str = "3; grid 4", grid: bool = True, new_head: bool = True) -> None:
+    """Hyper-parameters, evaluation/checkpoint cadence and (with `grid`) the grid; `lr` and `epochs` (the default's
+    description) differ between commands that train on a task (finetune, glue, lengthdrop)."""
+    p.add_argument("--epochs", type=float, default=None, help=f"passes over the training data (default {epochs})")
     p.add_argument("--max-steps", type=int, default=0, help="optimizer steps instead of epochs (0: use epochs)")
     p.add_argument("--batch-size", type=int, default=32, help="examples per optimizer step (default 32)")
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default 1)")
-    p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
+    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr:g})")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--warmup", type=float, default=0.1, help="warm-up: fraction of steps or a step count")
     p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (default: each epoch)")
     p.add_argument("--save-every", type=int, default=500, help="resumable checkpoint every N steps (default 500)")
     p.add_argument("--select-metric", default=None,
-                   help="metric that picks the best checkpoint and grid run (default: the task's main metric)")
+                   help="metric that picks the best checkpoint (and grid run) (default: the task's main metric)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-length-grouping", action="store_true",
                    help="plain random batches instead of batches of similar lengths (more padding, slower)")
-    p.add_argument("--new-head", action="store_true",
-                   help="replace a fine-tuned checkpoint's classifier (needed when its labels differ)")
+    if new_head:
+        p.add_argument("--new-head", action="store_true",
+                       help="replace a fine-tuned checkpoint's classifier (needed when its labels differ)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     p.add_argument("--keep-checkpoints", action="store_true",
                    help="keep checkpoint/ and best/ (and every grid run's weights) after success")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g = p.add_argument_group("grid (BERT miniatures: batch {8,16,32,64,128} x lr {3e-4,1e-4,5e-5,3e-5}, 4 epochs)")
-    g.add_argument("--grid", action="store_true", help="run every batch size x learning rate; keep the best on dev")
-    g.add_argument("--grid-batch-sizes", default=",".join(map(str, BATCH_SIZES)), help="comma-separated")
-    g.add_argument("--grid-lrs", default=",".join(f"{x:g}" for x in LEARNING_RATES), help="comma-separated")
+    if grid:
+        g = p.add_argument_group("grid (BERT miniatures: batch {8,16,32,64,128} x lr {3e-4,1e-4,5e-5,3e-5}, 4 epochs)")
+        g.add_argument("--grid", action="store_true", help="run every batch size x learning rate; keep the best on dev")
+        g.add_argument("--grid-batch-sizes", default=",".join(map(str, BATCH_SIZES)), help="comma-separated")
+        g.add_argument("--grid-lrs", default=",".join(f"{x:g}" for x in LEARNING_RATES), help="comma-separated")
 
 
 def options_from_args(args: argparse.Namespace, out: Path | None = None, task: str | None = None,
