@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "glue": ("wellread.commands.glue", "fine-tune and evaluate on every GLUE task found; print the table"),
     "evaluate": ("wellread.commands.evaluate", "evaluate a fine-tuned model on a task's data"),
     "predict": ("wellread.commands.predict", "predict labels for a file with a fine-tuned model"),
+    "distill": ("wellread.commands.distill", "distil a teacher into a smaller student (soft targets, TinyBERT layers)"),
+    "lengthdrop": ("wellread.commands.lengthdrop", "train a fine-tuned model to run at any length per layer"),
+    "search": ("wellread.commands.search", "search the fastest length configuration within a metric budget"),
     "classify": ("wellread.commands.classify", "classify texts or text pairs (or regress); JSON lines out"),
     "tag": ("wellread.commands.tag", "tag words (NER, POS): entities with character spans; JSON lines out"),
     "answer": ("wellread.commands.answer", "answer questions from contexts (extractive QA); JSON lines out"),
@@ -31,9 +34,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("wellread.commands.bench", "latency and throughput across backends and lengths: table and plot"),
     "run": ("wellread.commands.run", "run a recipe: raw text -> pretrained, fine-tuned, evaluated model + card"),
     "quickstart": ("wellread.commands.quickstart", "offline demo recipe: raw text -> compact BERT + card in minutes"),
-    "lengthdrop": ("wellread.commands.lengthdrop", "train a fine-tuned model to run at any length per layer"),
-    "search": ("wellread.commands.search", "search the fastest length configuration within a metric budget"),
-    "distill": ("wellread.commands.distill", "distil a teacher into a smaller student (soft targets, TinyBERT layers)"),
 }
 """Command name -> (module, one-line help). Only the command being run is imported (torch is slow to load)."""
 
