@@ -101,13 +101,19 @@ def test_length_config_round_trips_through_the_model_folder(tmp_path) -> None:
 # --- token selection --------------------------------------------------------------------------------
 
 
+def attention_probs(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Softmax over the real keys of (B, N, T, T) scores, as the encoder's attention computes it."""
+    return (scores if mask is None else scores.masked_fill(~mask, torch.finfo(scores.dtype).min)).softmax(-1)
+
+
 def test_significance_is_attention_received_from_real_queries() -> None:
     scores = torch.zeros(1, 2, 4, 4)
     scores[..., 2] = math.log(5.0)  # every query gives key 2 five times the weight of the others
+    scores[:, :, 3] = 50.0  # the padded query's row would dominate if it voted
     mask = torch.tensor([[True, True, True, False]])[:, None, None, :]
-    sig = significance(scores, mask)  # 3 real queries x 2 heads; key 2 gets 5/7 of each
+    sig = significance(attention_probs(scores, mask), mask)  # 3 real queries x 2 heads; key 2 gets 5/7 of each
     assert sig[0].tolist() == pytest.approx([6 / 7, 6 / 7, 30 / 7, 0.0])
-    assert significance(scores, None)[0].sum().item() == pytest.approx(8.0)  # 4 queries x 2 heads
+    assert significance(attention_probs(scores, None), None)[0].sum().item() == pytest.approx(8.0)  # 4 x 2
 
 
 def test_top_tokens_keeps_cls_never_padding_and_keeps_order() -> None:
@@ -117,9 +123,11 @@ def test_top_tokens_keeps_cls_never_padding_and_keeps_order() -> None:
     scores[1, ..., 5] = 9.0  # example 1's most attended key is padding
     scores[1, ..., 3] = 2.0
     mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]).bool()[:, None, None, :]
-    index, valid = top_tokens(scores, mask, torch.tensor([3, 2]))
+    index, valid = top_tokens(attention_probs(scores, mask), mask, torch.tensor([3, 2]))
     assert index[0].tolist() == [0, 2, 4]  # [CLS] forced, then by position
     assert index[1, :2].tolist() == [0, 3] and valid.tolist() == [[True] * 3, [True, True, False]]
+    index, valid = top_tokens(attention_probs(scores, mask), mask, torch.tensor([2, 2]))  # nothing to re-pad
+    assert index.tolist() == [[0, 4], [0, 3]] and valid is None
 
 
 # --- the encoder with a length configuration --------------------------------------------------------
@@ -160,11 +168,12 @@ def test_dropped_tokens_keep_the_state_they_entered_the_dropping_layer_with(laye
     with torch.no_grad():
         out = model(ids, mask, types, length_config=config, output_hidden_states=True,
                     output_attention_scores=True)
-    index, valid = top_tokens(out.attention_scores[layer], mask.bool()[:, None, None, :],
+    key_mask = mask.bool()[:, None, None, :]
+    index, valid = top_tokens(attention_probs(out.attention_scores[layer], key_mask), key_mask,
                               config.token_lengths(mask.sum(1))[:, layer + 1])
     entered = out.hidden_states[layer]  # (B, T, H): the dropping layer's input, still full length
     for b in range(3):
-        kept = set(index[b][valid[b]].tolist())
+        kept = set(index[b][valid[b]].tolist() if valid is not None else index[b].tolist())
         for t in range(int(mask[b].sum())):
             assert torch.equal(out.last_hidden_state[b, t], entered[b, t]) == (t not in kept)
 

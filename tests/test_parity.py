@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 import torch
 import transformers as hf
@@ -162,4 +165,18 @@ def test_fused_inference_projection_tracks_weight_updates() -> None:
         model.encoder.layer[0].attention.self.key.weight.add_(torch.randn(32, 32))
         after = model(ids, mask, types).last_hidden_state
     assert (after - fused).abs().max() > 1e-3
+    assert (after - model(ids, mask, types).last_hidden_state.detach()).abs().max() <= 1e-6
+
+
+def test_packed_inference_weights_track_updates_and_are_not_copied() -> None:
+    model = build_model(config_from_dict(hf_config("bert", "base").to_dict()), "base").eval()
+    ids, mask, types = batch()
+    with_grad = model(ids, mask, types).last_hidden_state.detach()
+    with torch.no_grad():
+        packed = model(ids, mask, types).last_hidden_state  # builds the packed weights
+        assert torch.equal(copy.deepcopy(model)(ids, mask, types).last_hidden_state, packed)
+        assert torch.equal(pickle.loads(pickle.dumps(model))(ids, mask, types).last_hidden_state, packed)
+        model.encoder.layer[1].intermediate.dense.weight.add_(torch.randn(48, 32))  # an optimizer-like update
+        after = model(ids, mask, types).last_hidden_state
+    assert (packed - with_grad).abs().max() <= 1e-6 and (after - packed).abs().max() > 1e-3
     assert (after - model(ids, mask, types).last_hidden_state.detach()).abs().max() <= 1e-6

@@ -25,31 +25,34 @@ from wellread.dynamic.config import LengthConfig
 from wellread.errors import ConfigError
 
 
-def significance(scores: Tensor, mask: Tensor | None) -> Tensor:
+def significance(probs: Tensor, mask: Tensor | None) -> Tensor:
     """Attention received by each key token, summed over heads and real queries: (B, N, T, T) -> (B, T).
 
-    scores: pre-softmax and before masking (as `attend` returns them); mask (B, 1, 1, T) bool or None.
+    probs: the layer's attention probabilities (padded keys already masked out, as `attend` returns them);
+    mask (B, 1, 1, T) bool or None. The sum over queries is one matrix-vector product with the query mask.
     """
-    scores = scores.detach().float()
+    probs = probs.detach().float()
     if mask is None:
-        return scores.softmax(-1).sum((1, 2))  # (B, T)
-    probs = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1)  # (B, N, T, T)
-    queries = mask[:, 0, 0, :, None].float()  # (B, T, 1): padded queries do not vote
-    return (probs * queries[:, None]).sum((1, 2))  # (B, T)
+        return probs.sum((1, 2))  # (B, T)
+    queries = mask.to(probs.dtype)  # (B, 1, 1, T): padded queries do not vote
+    return (queries @ probs).sum(1)[:, 0]  # (B, N, 1, T) -> (B, T)
 
 
-def top_tokens(scores: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, Tensor]:
+def top_tokens(probs: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, Tensor | None]:
     """The `keep[b]` most significant real tokens of each example, [CLS] first and in their original order.
 
-    Returns (index (B, T') into the current tokens, valid (B, T') bool) with T' = max(keep); the slots after
-    an example's own count are padding (valid False; their index is any token's, to be masked out).
+    probs: (B, N, T, T) attention probabilities. Returns (index (B, T') into the current tokens, valid (B, T')
+    bool) with T' = max(keep); the slots after an example's own count are padding (valid False; their index is
+    any token's, to be masked out). valid is None when every example keeps T' tokens (nothing to pad).
     """
-    sig = significance(scores, mask)  # (B, T)
+    sig = significance(probs, mask)  # (B, T)
     if mask is not None:
-        sig = sig.masked_fill(~mask[:, 0, 0, :], -torch.inf)  # padding is never selected
+        sig = sig.masked_fill_(~mask[:, 0, 0, :], -torch.inf)  # padding is never selected
     sig[:, 0] = torch.inf  # [CLS] is always kept
     T, kept = sig.size(1), int(keep.max())
     ranked = sig.topk(kept, dim=1).indices  # (B, T'), most significant first
+    if bool((keep == kept).all()):
+        return ranked.sort(dim=1).values, None
     valid = torch.arange(kept)[None] < keep[:, None]  # (B, T')
     order = torch.where(valid, ranked, ranked + T).sort(dim=1).values  # kept tokens first, by position
     return order % T, valid
@@ -69,36 +72,39 @@ class TokenDrop:
         self.drops = (self.lengths[:, 1:] < self.lengths[:, :-1]).any(0).tolist()  # (L,) whether layer i drops
         self.mask = mask  # (B, 1, 1, T) or None: the current tokens' attention mask
         self.positions = torch.arange(T).expand(B, T)  # (B, T): original position of each current token
-        self.buffer = x  # (B, T0 + 1, H) once anything is dropped; the extra slot takes padding writes
-        self.dropped = False
+        self.buffer: Tensor | None = None  # (B, T0 + 1, H) once anything is dropped; slot T0 takes padding writes
 
     def shortener(self, layer: int, x: Tensor) -> Callable[[Tensor, Tensor], Tensor] | None:
         """The selection for layer `layer` given its input x (B, T, H), or None when it keeps every token."""
         if not self.drops[layer]:
             return None
-        if not self.dropped:  # the buffer gets a spare slot T0 for the padding slots' positions
-            self.buffer = torch.cat([self.buffer, self.buffer[:, :1]], dim=1)  # (B, T0 + 1, H)
-            self.dropped = True
-        self.buffer = self._write(x)  # tokens dropped in this layer keep the state they entered it with
+        if self.buffer is None:  # nothing dropped yet: x itself, plus a spare slot T0 for padding positions
+            self.buffer = torch.cat([x, x[:, :1]], dim=1)  # (B, T0 + 1, H)
+        else:
+            self._write(x)  # tokens dropped in this layer keep the state they entered it with
         return partial(self._select, layer)
 
-    def _select(self, layer: int, x: Tensor, scores: Tensor) -> Tensor:
-        """Layer `layer`'s kept tokens: (B, T, H) after attention, scores (B, N, T, T) -> (B, T', H)."""
-        index, valid = top_tokens(scores, self.mask, self.lengths[:, layer + 1])  # (B, T') each
-        spare = self.buffer.size(1) - 1
-        self.positions = torch.where(valid, self.positions.gather(1, index), spare)  # (B, T')
-        self.mask = None if bool(valid.all()) else valid[:, None, None, :]
+    def _select(self, layer: int, x: Tensor, probs: Tensor) -> Tensor:
+        """Layer `layer`'s kept tokens: (B, T, H) after attention, probs (B, N, T, T) -> (B, T', H)."""
+        index, valid = top_tokens(probs, self.mask, self.lengths[:, layer + 1])  # (B, T') each
+        self.positions = self.positions.gather(1, index)  # (B, T')
+        if valid is None:  # every example keeps T' real tokens
+            self.mask = None
+        else:
+            self.positions = self.positions.masked_fill_(~valid, self.buffer.size(1) - 1)  # padding -> spare
+            self.mask = valid[:, None, None, :]
         return x.gather(1, index[..., None].expand(-1, -1, x.size(-1)))  # (B, T', H)
 
-    def _write(self, x: Tensor) -> Tensor:
-        """The buffer with x (B, T, H) written at the current tokens' original positions."""
-        return self.buffer.scatter(1, self.positions[..., None].expand(-1, -1, x.size(-1)), x)
+    def _write(self, x: Tensor) -> None:
+        """Write x (B, T, H) into the buffer at the current tokens' original positions (in place)."""
+        self.buffer.scatter_(1, self.positions[..., None].expand(-1, -1, x.size(-1)), x)
 
     def restore(self, x: Tensor) -> Tensor:
         """The last layer's output at every original position: (B, T', H) -> (B, T0, H)."""
-        if not self.dropped:
+        if self.buffer is None:
             return x
-        return self._write(x)[:, :-1]
+        self._write(x)
+        return self.buffer[:, :-1]
 
 
 def token_drop(model: nn.Module, x: Tensor, mask: Tensor | None, config: LengthConfig | None) -> TokenDrop | None:

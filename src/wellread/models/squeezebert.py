@@ -57,7 +57,7 @@ class SqueezeBertSelfAttention(nn.Module):
         B, H, T = x.shape
         q, k, v = (conv(x).view(B, self.num_heads, -1, T).transpose(2, 3)  # (B, N, T, D)
                    for conv in (self.query, self.key, self.value))
-        out, scores = attend(q, k, v, mask, self.dropout_p if self.training else 0.0, return_scores)
+        out, scores, _ = attend(q, k, v, mask, self.dropout_p if self.training else 0.0, return_scores)
         return out.transpose(2, 3).reshape(B, H, T), scores  # (B, H, T)
 
 
