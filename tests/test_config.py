@@ -65,3 +65,16 @@ def test_models_command_lists_presets(capsys) -> None:
     by_name = {r["name"]: r for r in rows}
     assert by_name["bert-L12-H768"]["parameters"] == 109_482_240
     assert by_name["bert-L2-H128"]["alias"] == "tiny"
+
+
+def test_malloc_settings_apply_on_glibc_and_can_be_turned_off(monkeypatch) -> None:
+    import ctypes.util
+    import platform
+
+    from wellread.malloc import tune_malloc
+
+    monkeypatch.setenv("WELLREAD_MALLOC", "default")
+    assert tune_malloc() is False
+    monkeypatch.delenv("WELLREAD_MALLOC")
+    on_glibc = platform.system() == "Linux" and "libc.so" in (ctypes.util.find_library("c") or "")
+    assert tune_malloc() is on_glibc

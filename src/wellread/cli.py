@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from wellread.errors import WellreadError
+from wellread.malloc import tune_malloc
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("wellread.commands.models", "list the model presets with parameter counts"),
@@ -59,6 +60,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_malloc()
     argv = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(chosen if chosen in COMMANDS else "").parse_args(argv)
