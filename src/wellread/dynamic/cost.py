@@ -19,12 +19,14 @@ from wellread.finetune.base import eval_batches, pad_inputs
 
 
 def layer_flops(n_in: Tensor, n_out: Tensor, hidden: int, ffn: int) -> Tensor:
-    """FLOPs (2 x multiply-adds) of one layer attending over n_in tokens and running its FFN on n_out kept.
+    """FLOPs (2 x multiply-adds) of one layer attending over n_in tokens and keeping n_out of them.
 
-    q/k/v and the attention output projection see n_in tokens, the attention matrix n_in^2, the FFN n_out.
+    q/k/v and the attention scores see all n_in tokens (ranking needs every query's attention); the kept
+    queries' context, the attention output projection and the FFN only the n_out kept.
     """
     n_in, n_out = n_in.double(), n_out.double()
-    return 2 * (4 * hidden * hidden * n_in + 2 * hidden * n_in * n_in + 2 * hidden * ffn * n_out)
+    return 2 * (3 * hidden * hidden * n_in + hidden * n_in * n_in + hidden * n_out * n_in
+                + hidden * hidden * n_out + 2 * hidden * ffn * n_out)
 
 
 def encoder_flops(model_config: BertConfig, config: LengthConfig, lengths: Sequence[int]) -> float:

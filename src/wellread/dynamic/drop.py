@@ -1,7 +1,7 @@
 """Token dropping inside the BERT encoder (Length-Adaptive Transformer, Kim & Cho 2021), with drop-and-restore.
 
-A layer that shortens the sequence attends over every token it was given, then ranks them by significance
-(the attention each token receives, summed over heads and real queries) and runs its FFN only on the top ones,
+A layer that shortens the sequence ranks the tokens it was given by significance (the attention each token
+receives, summed over heads and real queries) and computes its attention output and FFN only for the top ones,
 per example: padding is never selected and [CLS] always is (the pooler and the QA null answer read it).
 Examples that keep fewer tokens than the longest in the batch are padded again, and the attention mask follows.
 
@@ -15,6 +15,7 @@ Shapes: B batch, T tokens now, T0 tokens of the input, T' tokens kept, N heads, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 
@@ -28,7 +29,7 @@ from wellread.errors import ConfigError
 def significance(probs: Tensor, mask: Tensor | None) -> Tensor:
     """Attention received by each key token, summed over heads and real queries: (B, N, T, T) -> (B, T).
 
-    probs: the layer's attention probabilities (padded keys already masked out, as `attend` returns them);
+    probs: the layer's attention probabilities (padded keys already masked out, as `attend` computes them);
     mask (B, 1, 1, T) bool or None. The sum over queries is one matrix-vector product with the query mask.
     """
     probs = probs.detach().float()
@@ -38,14 +39,46 @@ def significance(probs: Tensor, mask: Tensor | None) -> Tensor:
     return (queries @ probs).sum(1)[:, 0]  # (B, N, 1, T) -> (B, T)
 
 
-def top_tokens(probs: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, Tensor | None]:
+CHUNK_BYTES = 1 << 21
+"""Attention probabilities `received_attention` holds at a time: small enough to stay in cache."""
+
+
+@torch.no_grad()
+def received_attention(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
+    """`significance` straight from queries and keys (B, N, T, D), without keeping the (B, N, T, T) matrix.
+
+    The probabilities are built a few examples at a time and summed at once, so they never leave the cache; the
+    layer then computes attention (the fused kernel) for the kept queries only. On 190-token QA windows this is
+    5x cheaper than materialising the whole matrix (and gathering and multiplying its kept rows).
+    """
+    B, N, T, D = q.shape
+    per = max(1, CHUNK_BYTES // (4 * N * T * T))  # examples per block
+    queries = q.reshape(B * N, T, D)  # one copy at most (q is usually a transposed view)
+    keys = k.reshape(B * N, T, D).transpose(1, 2)  # (B N, D, T)
+    bias = torch.zeros(B, 1, T) if mask is None else torch.zeros(B, 1, T).masked_fill_(
+        ~mask[:, 0], torch.finfo(torch.float32).min)  # (B, 1, T): padded keys get no attention
+    bias = bias.to(q.dtype).repeat_interleave(N, dim=0)  # (B N, 1, T), broadcast over the queries
+    voters = None if mask is None else mask[:, 0].float()  # (B, 1, T): padded queries do not vote
+    total = torch.empty(B, T)
+    for b in range(0, B, per):
+        rows = slice(b * N, (b + per) * N)
+        scores = torch.baddbmm(bias[rows], queries[rows], keys[rows], alpha=1.0 / math.sqrt(D))  # (B' N, T, T)
+        probs = scores.float().softmax(-1).view(-1, N, T, T).sum(1)  # (B', T, T): summed over heads
+        if voters is None:
+            total[b:b + per] = probs.sum(1)
+        else:
+            total[b:b + per] = (voters[b:b + per] @ probs)[:, 0]  # (B', T)
+    return total  # (B, T)
+
+
+def top_tokens(sig: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, Tensor | None]:
     """The `keep[b]` most significant real tokens of each example, [CLS] first and in their original order.
 
-    probs: (B, N, T, T) attention probabilities. Returns (index (B, T') into the current tokens, valid (B, T')
+    sig: (B, T) significance (attention received). Returns (index (B, T') into the current tokens, valid (B, T')
     bool) with T' = max(keep); the slots after an example's own count are padding (valid False; their index is
     any token's, to be masked out). valid is None when every example keeps T' tokens (nothing to pad).
     """
-    sig = significance(probs, mask)  # (B, T)
+    sig = sig.clone()
     if mask is not None:
         sig = sig.masked_fill_(~mask[:, 0, 0, :], -torch.inf)  # padding is never selected
     sig[:, 0] = torch.inf  # [CLS] is always kept
@@ -61,8 +94,9 @@ def top_tokens(probs: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor
 class TokenDrop:
     """One forward pass's token dropping: the per-example lengths, the current mask and the restore buffer.
 
-    The encoder asks `shortener(i, x)` before layer i (None when the layer keeps every token), passes the
-    returned function to the layer, reads the new `mask` after it, and calls `restore` at the end.
+    The encoder asks `selector(i, x)` before layer i (None when the layer keeps every token), passes the
+    returned function to the layer (which calls it with the (B, T) attention each token received and keeps the
+    tokens at the indices it returns), reads the new `mask` after it, and calls `restore` at the end.
     """
 
     def __init__(self, x: Tensor, mask: Tensor | None, config: LengthConfig) -> None:
@@ -74,7 +108,7 @@ class TokenDrop:
         self.positions = torch.arange(T).expand(B, T)  # (B, T): original position of each current token
         self.buffer: Tensor | None = None  # (B, T0 + 1, H) once anything is dropped; slot T0 takes padding writes
 
-    def shortener(self, layer: int, x: Tensor) -> Callable[[Tensor, Tensor], Tensor] | None:
+    def selector(self, layer: int, x: Tensor) -> Callable[[Tensor], Tensor] | None:
         """The selection for layer `layer` given its input x (B, T, H), or None when it keeps every token."""
         if not self.drops[layer]:
             return None
@@ -84,16 +118,17 @@ class TokenDrop:
             self._write(x)  # tokens dropped in this layer keep the state they entered it with
         return partial(self._select, layer)
 
-    def _select(self, layer: int, x: Tensor, probs: Tensor) -> Tensor:
-        """Layer `layer`'s kept tokens: (B, T, H) after attention, probs (B, N, T, T) -> (B, T', H)."""
-        index, valid = top_tokens(probs, self.mask, self.lengths[:, layer + 1])  # (B, T') each
+    def _select(self, layer: int, sig: Tensor) -> Tensor:
+        """Layer `layer`'s kept tokens, from the (B, T) attention they received: index (B, T') into the current
+        tokens (positions and mask now describe the kept ones)."""
+        index, valid = top_tokens(sig, self.mask, self.lengths[:, layer + 1])  # (B, T') each
         self.positions = self.positions.gather(1, index)  # (B, T')
         if valid is None:  # every example keeps T' real tokens
             self.mask = None
         else:
             self.positions = self.positions.masked_fill_(~valid, self.buffer.size(1) - 1)  # padding -> spare
             self.mask = valid[:, None, None, :]
-        return x.gather(1, index[..., None].expand(-1, -1, x.size(-1)))  # (B, T', H)
+        return index
 
     def _write(self, x: Tensor) -> None:
         """Write x (B, T, H) into the buffer at the current tokens' original positions (in place)."""

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from wellread.config import BertConfig
 from wellread.dynamic.config import LengthConfig
-from wellread.dynamic.drop import TokenDrop, token_drop
+from wellread.dynamic.drop import TokenDrop, received_attention, significance, token_drop
 
 ACT_FNS = {
     "gelu": F.gelu,
@@ -118,23 +118,30 @@ def key_padding_mask(attention_mask: Tensor | None) -> Tensor | None:
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, return_scores: bool,
-           return_probs: bool = False) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """Scaled dot-product attention over (B, N, T, D) tensors -> ((B, N, T, D), scores or None, probs or None).
+           select: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Scaled dot-product attention over (B, N, T, D) tensors -> (context, scores or None, index or None).
 
-    Uses the fused kernel unless the caller wants the pre-softmax scores (distillation; returned before the
-    padding mask is applied) or the attention probabilities (token dropping ranks tokens by the attention
-    they receive; returned before dropout), each (B, N, T, T).
+    return_scores: also the pre-softmax (B, N, T, T) scores (distillation), before the padding mask is applied.
+    select: token dropping; `select(sig)` is given the (B, T) attention each token received (summed over heads
+    and real queries) and returns the (B, T') indices of the tokens to keep; then only their context is
+    computed, (B, N, T', D). Without scores to return the fused kernel runs (for the kept queries).
     """
-    if not (return_scores or return_probs):
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p), None, None
+    if not return_scores:
+        index = None
+        if select is not None:
+            index = select(received_attention(q, k, mask))  # (B, T')
+            q = q.gather(2, index[:, None, :, None].expand(-1, q.size(1), -1, q.size(-1)))  # (B, N, T', D)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p), None, index
     scores = (q @ k.transpose(-1, -2)).div_(math.sqrt(q.size(-1)))  # (B, N, T, T)
-    masked = scores
-    if mask is not None:  # in place unless the caller keeps the unmasked scores
-        fill = torch.finfo(scores.dtype).min
-        masked = scores.masked_fill(~mask, fill) if return_scores else scores.masked_fill_(~mask, fill)
-    probs = masked.softmax(-1)  # (B, N, T, T)
-    context = (F.dropout(probs, dropout_p) if dropout_p > 0 else probs) @ v  # (B, N, T, D)
-    return context, scores if return_scores else None, probs if return_probs else None
+    fill = torch.finfo(scores.dtype).min
+    probs = (scores if mask is None else scores.masked_fill(~mask, fill)).softmax(-1)  # (B, N, T, T)
+    index = None
+    if select is not None:
+        index = select(significance(probs, mask))  # (B, T')
+        rows = index[:, None, :, None].expand(-1, probs.size(1), -1, probs.size(-1))  # (B, N, T', T)
+        probs = probs.gather(2, rows)  # the kept queries' rows: (B, N, T', T)
+    context = (F.dropout(probs, dropout_p) if dropout_p > 0 else probs) @ v  # (B, N, T or T', D)
+    return context, scores, index
 
 
 class BertEmbeddings(nn.Module):
@@ -183,13 +190,13 @@ class BertSelfAttention(nn.Module):
         return qkv.chunk(3, dim=-1)  # 3 x (B, T, H)
 
     def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool,
-                return_probs: bool = False) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """(B, T, H) -> (B, T, H), and the (B, N, T, T) scores and probabilities `attend` was asked for."""
+                select: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """(B, T, H) -> (B, T, H), or (B, T', H) for the tokens `select` keeps (see `attend`); the (B, N, T, T)
+        scores if asked for; the (B, T') kept indices or None."""
         B, T, H = x.shape
         q, k, v = (t.view(B, T, self.num_heads, -1).transpose(1, 2) for t in self.project(x))  # (B, N, T, D)
-        out, scores, probs = attend(q, k, v, mask, self.dropout_p if self.training else 0.0, return_scores,
-                                    return_probs)
-        return out.transpose(1, 2).reshape(B, T, H), scores, probs  # (B, T, H)
+        out, scores, index = attend(q, k, v, mask, self.dropout_p if self.training else 0.0, return_scores, select)
+        return out.transpose(1, 2).reshape(B, -1, H), scores, index  # (B, T or T', H)
 
 
 class BertSelfOutput(nn.Module):
@@ -212,9 +219,13 @@ class BertAttention(nn.Module):
         self.output = BertSelfOutput(config, config.hidden_size)
 
     def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool,
-                return_probs: bool = False) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        context, scores, probs = self.self(x, mask, return_scores, return_probs)
-        return self.output(context, x), scores, probs
+                select: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
+        """(B, T, H) -> (B, T, H), or (B, T', H) for the tokens `select` keeps; and the scores if asked for.
+        Dropped tokens never reach the output projection (their attention output would be discarded)."""
+        context, scores, index = self.self(x, mask, return_scores, select)
+        if index is not None:
+            x = x.gather(1, index[..., None].expand(-1, -1, x.size(-1)))  # the kept tokens' residual: (B, T', H)
+        return self.output(context, x), scores
 
 
 class BertIntermediate(nn.Module):
@@ -235,12 +246,10 @@ class BertLayer(nn.Module):
         self.output = BertSelfOutput(config, config.intermediate_size)
 
     def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool = False,
-                shorten: Callable[[Tensor, Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
-        """`shorten(x, probs)` keeps the most attended tokens after attention (given the layer's (B, N, T, T)
-        attention probabilities): the FFN runs on (B, T', H)."""
-        x, scores, probs = self.attention(x, mask, return_scores, shorten is not None)
-        if shorten is not None:
-            x = shorten(x, probs)  # (B, T', H)
+                select: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
+        """`select(probs)` picks the tokens this layer keeps from its (B, N, T, T) attention probabilities
+        (`wellread.dynamic`): the attention output and the FFN then run on (B, T', H) only."""
+        x, scores = self.attention(x, mask, return_scores, select)
         return self.output(self.intermediate(x), x), scores  # (B, T, H) or (B, T', H)
 
 
@@ -255,9 +264,9 @@ class BertEncoder(nn.Module):
         hidden = [x] if output_hidden_states else None
         all_scores = [] if output_attention_scores else None
         for i, layer in enumerate(self.layer):
-            shorten = None if drop is None else drop.shortener(i, x)
-            x, scores = layer(x, mask, output_attention_scores, shorten)
-            if shorten is not None:
+            select = None if drop is None else drop.selector(i, x)
+            x, scores = layer(x, mask, output_attention_scores, select)
+            if select is not None:
                 mask = drop.mask  # (B, 1, 1, T') or None
             if hidden is not None:
                 hidden.append(x)
