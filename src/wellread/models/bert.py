@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from wellread.config import BertConfig
 from wellread.dynamic.config import LengthConfig
-from wellread.dynamic.drop import TokenDrop, received_attention, significance, token_drop
+from wellread.dynamic.drop import TokenDrop, received_attention, significance, take, token_drop
 
 ACT_FNS = {
     "gelu": F.gelu,
@@ -130,7 +130,7 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: floa
         index = None
         if select is not None:
             index = select(received_attention(q, k, mask))  # (B, T')
-            q = q.gather(2, index[:, None, :, None].expand(-1, q.size(1), -1, q.size(-1)))  # (B, N, T', D)
+            q = take(q.transpose(1, 2), index).transpose(1, 2)  # (B, N, T', D)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p), None, index
     scores = (q @ k.transpose(-1, -2)).div_(math.sqrt(q.size(-1)))  # (B, N, T, T)
     fill = torch.finfo(scores.dtype).min
@@ -224,7 +224,7 @@ class BertAttention(nn.Module):
         Dropped tokens never reach the output projection (their attention output would be discarded)."""
         context, scores, index = self.self(x, mask, return_scores, select)
         if index is not None:
-            x = x.gather(1, index[..., None].expand(-1, -1, x.size(-1)))  # the kept tokens' residual: (B, T', H)
+            x = take(x, index)  # the kept tokens' residual: (B, T', H)
         return self.output(context, x), scores
 
 
