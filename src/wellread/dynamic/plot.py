@@ -9,8 +9,10 @@ from wellread.dynamic.search import Candidate
 
 
 def plot_frontier(candidates: list[Candidate], frontier: list[Candidate], full: Candidate, chosen: Candidate,
-                  path: Path, cost_label: str, metric_label: str, scale: float = 1.0, title: str = "") -> Path:
-    """Write a PNG; costs are multiplied by `scale` (e.g. seconds -> ms per input) before plotting."""
+                  path: Path, cost_label: str, metric_label: str, scale: float = 1.0, title: str = "",
+                  max_drop: float | None = None) -> Path:
+    """Write a PNG; costs are multiplied by `scale` (e.g. seconds -> ms per input) before plotting; a dashed
+    line marks the metric budget (`max_drop` below the full model)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,6 +26,8 @@ def plot_frontier(candidates: list[Candidate], frontier: list[Candidate], full: 
     ax.scatter([full.cost * scale], [full.metric], marker="*", s=160, color="black", zorder=3, label="full length")
     ax.scatter([chosen.cost * scale], [chosen.metric], marker="D", s=60, color="tab:red", zorder=3,
                label=f"chosen ({full.cost / chosen.cost:.2f}x cheaper)")
+    if max_drop is not None:
+        ax.axhline(full.metric - max_drop, ls="--", lw=1, color="tab:red", label=f"full - {max_drop:g}")
     ax.set_xlabel(cost_label)
     ax.set_ylabel(metric_label)
     ax.set_title(title)

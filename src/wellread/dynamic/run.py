@@ -199,7 +199,7 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
     plot_frontier(candidates, frontier, full, chosen, out / "frontier.png", label, metric, scale,
-                  f"{prep.data.name}: length configurations")
+                  f"{prep.data.name}: length configurations", run.max_drop)
     model.length_config = None
     if run.save:
         save_length_config(config, folder, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
