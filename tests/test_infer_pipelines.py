@@ -259,13 +259,33 @@ def test_predict_input_errors_name_file_and_line(models, tmp_path: Path, capsys,
 
 def test_backend_names_and_missing_onnx_file(models) -> None:
     from wellread.infer.backends import resolve_backend
-    from wellread.train.loop import bf16_supported
 
-    assert resolve_backend("auto") == ("torch-bf16" if bf16_supported() else "torch")
+    assert resolve_backend("auto") == "auto"
     with pytest.raises(WellreadError, match="unknown backend 'tensorrt'"):
         resolve_backend("tensorrt")
     with pytest.raises(WellreadError, match="run `wellread export --onnx MODEL` first"):
         load_pipeline(models["classify"], backend="onnx")
+
+
+def test_auto_backend_uses_bf16_only_for_batches_where_it_pays(models) -> None:
+    from types import SimpleNamespace
+
+    from wellread.infer.backends import AUTO_BF16_TOKENS, TorchBackend, load_backend
+    from wellread.train.loop import bf16_supported
+
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, input_ids: torch.Tensor, **_: torch.Tensor) -> SimpleNamespace:
+            seen.append(torch.is_autocast_enabled("cpu"))
+            return SimpleNamespace(logits=torch.zeros(len(input_ids), 2))
+
+    backend = TorchBackend(Probe(), bf16=True, bf16_min_tokens=AUTO_BF16_TOKENS, name="auto")
+    for rows in (1, 2):  # 25 and 50 tokens around the threshold of 48
+        backend.forward({"input_ids": torch.zeros(rows, 25, dtype=torch.long)})
+    assert seen == [False, True]
+    loaded = load_backend(models["classify"], "sequence-classification", "auto")
+    assert loaded.name == "auto" and loaded.bf16 == bf16_supported()
 
 
 def test_bf16_backend_stays_close_to_fp32(models) -> None:

@@ -28,7 +28,7 @@ def add_backend_arguments(p: argparse.ArgumentParser, long_inputs: str, default_
     p.add_argument("--output", type=Path, default=None, help="JSON-lines output file (default stdout)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="torch, torch-bf16, onnx, onnx-int8 (after `wellread export --onnx`), or auto: "
-                        "torch-bf16 where the CPU has native bf16, else torch (default auto)")
+                        "torch, with bf16 for batches of 48+ tokens where the CPU has native bf16 (default auto)")
     p.add_argument("--onnx-dir", default=None, help="folder of model.onnx / model_int8.onnx (default: the model's)")
     p.add_argument("--batch-size", type=int, default=32, help="inputs per forward pass (default 32)")
     p.add_argument("--max-length", type=int, default=None,
