@@ -49,7 +49,7 @@ def received_attention(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
 
     The probabilities are built a few examples at a time and summed at once, so they never leave the cache; the
     layer then computes attention (the fused kernel) for the kept queries only. On 190-token QA windows this is
-    5x cheaper than materialising the whole matrix (and gathering and multiplying its kept rows).
+    several times cheaper than materialising the whole matrix (and gathering and multiplying its kept rows).
     """
     B, N, T, D = q.shape
     per = max(1, CHUNK_BYTES // (4 * N * T * T))  # examples per block
