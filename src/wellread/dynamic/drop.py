@@ -55,14 +55,19 @@ def received_attention(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
     per = max(1, CHUNK_BYTES // (4 * N * T * T))  # examples per block
     queries = q.reshape(B * N, T, D)  # one copy at most (q is usually a transposed view)
     keys = k.reshape(B * N, T, D).transpose(1, 2)  # (B N, D, T)
-    bias = torch.zeros(B, 1, T) if mask is None else torch.zeros(B, 1, T).masked_fill_(
-        ~mask[:, 0], torch.finfo(torch.float32).min)  # (B, 1, T): padded keys get no attention
-    bias = bias.to(q.dtype).repeat_interleave(N, dim=0)  # (B N, 1, T), broadcast over the queries
-    voters = None if mask is None else mask[:, 0].float()  # (B, 1, T): padded queries do not vote
+    scale = 1.0 / math.sqrt(D)
+    bias = voters = None  # without padding (always at batch 1) neither is needed
+    if mask is not None:
+        bias = torch.zeros(B, 1, T).masked_fill_(~mask[:, 0], torch.finfo(torch.float32).min)  # (B, 1, T)
+        bias = bias.to(q.dtype).repeat_interleave(N, dim=0)  # (B N, 1, T): padded keys get no attention
+        voters = mask[:, 0].float()  # (B, 1, T): padded queries do not vote
     total = torch.empty(B, T)
     for b in range(0, B, per):
         rows = slice(b * N, (b + per) * N)
-        scores = torch.baddbmm(bias[rows], queries[rows], keys[rows], alpha=1.0 / math.sqrt(D))  # (B' N, T, T)
+        if bias is None:
+            scores = torch.bmm(queries[rows], keys[rows]).mul_(scale)  # (B' N, T, T)
+        else:
+            scores = torch.baddbmm(bias[rows], queries[rows], keys[rows], alpha=scale)  # (B' N, T, T)
         probs = scores.float().softmax(-1).view(-1, N, T, T).sum(1)  # (B', T, T): summed over heads
         if voters is None:
             total[b:b + per] = probs.sum(1)
@@ -78,18 +83,24 @@ def take(x: Tensor, index: Tensor) -> Tensor:
     an index expanded over the feature dimension; dims 0 and 1 of x need not be contiguous, only mergeable.
     """
     B, T = x.shape[:2]
-    flat = (index + torch.arange(B)[:, None] * T).flatten()  # (B T')
-    return x.flatten(0, 1).index_select(0, flat).view(B, index.size(1), *x.shape[2:])
+    return x.flatten(0, 1).index_select(0, flat_rows(index, T)).view(B, index.size(1), *x.shape[2:])
+
+
+def flat_rows(index: Tensor, T: int) -> Tensor:
+    """Per-example row indices (B, T') into rows of T -> indices (B T') into the B x T flattened rows."""
+    if index.size(0) == 1:
+        return index.flatten()
+    return (index + torch.arange(index.size(0))[:, None] * T).flatten()
 
 
 def top_tokens(sig: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, Tensor | None]:
     """The `keep[b]` most significant real tokens of each example, [CLS] first and in their original order.
 
-    sig: (B, T) significance (attention received). Returns (index (B, T') into the current tokens, valid (B, T')
-    bool) with T' = max(keep); the slots after an example's own count are padding (valid False; their index is
-    any token's, to be masked out). valid is None when every example keeps T' tokens (nothing to pad).
+    sig: (B, T) significance (attention received), overwritten (padding and [CLS] are marked in it). Returns
+    (index (B, T') into the current tokens, valid (B, T') bool) with T' = max(keep); the slots after an
+    example's own count are padding (valid False; their index is any token's, to be masked out). valid is None
+    when every example keeps T' tokens (nothing to pad).
     """
-    sig = sig.clone()
     if mask is not None:
         sig = sig.masked_fill_(~mask[:, 0, 0, :], -torch.inf)  # padding is never selected
     sig[:, 0] = torch.inf  # [CLS] is always kept
@@ -144,8 +155,7 @@ class TokenDrop:
     def _write(self, x: Tensor) -> None:
         """Write x (B, T, H) into the buffer at the current tokens' original positions (in place)."""
         B, slots, H = self.buffer.shape
-        flat = (self.positions + torch.arange(B)[:, None] * slots).flatten()  # (B T)
-        self.buffer.view(B * slots, H).index_copy_(0, flat, x.reshape(-1, H))
+        self.buffer.view(B * slots, H).index_copy_(0, flat_rows(self.positions, slots), x.reshape(-1, H))
 
     def restore(self, x: Tensor) -> Tensor:
         """The last layer's output at every original position: (B, T', H) -> (B, T0, H)."""
