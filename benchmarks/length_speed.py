@@ -64,6 +64,8 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", help="the task's data (default: SST-2 under $WELLREAD_DATA)")
     parser.add_argument("--keep", type=float, nargs="+", help="keep fractions (default: the model's "
                         "length_config.json, else the SST-2 configuration above)")
+    parser.add_argument("--skip", type=int, nargs="+", default=[], help="with --keep: layers to skip (their keep "
+                        "fraction must equal the previous layer's)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 1], help="batch sizes")
     parser.add_argument("--examples", type=int, default=256, help="dev inputs at batch > 1, spread over the "
                         "length range (0: all)")
@@ -84,11 +86,11 @@ def main() -> None:
     model = make_model(folder, family, args.model is not None)
     layers = model.config.num_hidden_layers
     saved = read_length_config(folder, layers) if args.model else None
-    config = LengthConfig(tuple(args.keep)) if args.keep else saved or LengthConfig(SST2_KEEP)
+    config = LengthConfig(tuple(args.keep), skip=tuple(args.skip)) if args.keep else saved or LengthConfig(SST2_KEEP)
     model.length_config = None
     ids, types = dev_inputs(prep.task)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {prep.data.name} dev ({len(ids)} inputs, "
-          f"mean {np.mean([len(r) for r in ids]):.1f} tokens), keep {list(config.keep)}")
+          f"mean {np.mean([len(r) for r in ids]):.1f} tokens), keep {list(config.keep)}, skip {list(config.skip)}")
     for batch_size in args.batches:
         limit = args.examples_b1 if batch_size == 1 else args.examples
         batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, batch_size, limit or None)

@@ -3,6 +3,7 @@ drop-and-restore, and the configuration saved with a model. Tiny random BERTs th
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -58,6 +59,20 @@ def test_length_config_validates_and_counts_tokens() -> None:
     assert LengthConfig.full(4).is_full() and not config.is_full()
 
 
+def test_skipped_layers_keep_the_previous_share() -> None:
+    config = LengthConfig.build([None, 0.8, None, 0.5])
+    assert config.keep == (1.0, 0.8, 0.8, 0.5) and config.skip == (0, 2) and not config.is_full()
+    assert not LengthConfig.build([1.0, None]).is_full()
+    assert config.token_lengths(torch.tensor([10])).tolist() == [[10, 10, 8, 8, 5]]
+    assert LengthConfig.from_dict(config.to_dict()) == config and "skip" not in LengthConfig.full(2).to_dict()
+    with pytest.raises(ConfigError, match="layer 1 is skipped, so it cannot drop tokens"):
+        LengthConfig((1.0, 0.5), skip=(1,))
+    with pytest.raises(ConfigError, match="leaving one layer at least"):
+        LengthConfig((1.0, 1.0), skip=(0, 1))
+    with pytest.raises(ConfigError, match="indices below 2"):
+        LengthConfig((1.0, 1.0), skip=(2,))
+
+
 def test_lengthdrop_schedule_stays_within_its_bounds() -> None:
     p, layers = 0.2, 6
     g = torch.Generator().manual_seed(0)
@@ -76,6 +91,9 @@ def test_lengthdrop_schedule_stays_within_its_bounds() -> None:
     assert low.keep == pytest.approx([(1 - p) ** (i + 1) for i in range(layers)])
     again = sample(layers, p, torch.Generator().manual_seed(5))
     assert again == sample(layers, p, torch.Generator().manual_seed(5))
+    skipped = [sample(layers, p, g, layerdrop=0.5) for _ in range(200)]  # LayerDrop: whole layers skipped
+    assert all(len(c.skip) < layers for c in skipped) and any(c.skip for c in skipped)
+    assert 0.4 < sum(len(c.skip) for c in skipped) / (200 * layers) < 0.6
 
 
 def test_length_config_round_trips_through_the_model_folder(tmp_path) -> None:
@@ -158,6 +176,22 @@ def test_nothing_dropped_is_exactly_the_full_model(head) -> None:
         assert torch.equal(model(ids, mask, types).logits, full)
         dropped = model(ids, mask, types, length_config=LengthConfig((0.8, 0.5, 0.3))).logits
     assert dropped.shape == full.shape and not torch.allclose(dropped, full)
+
+
+@pytest.mark.parametrize("head", ["sequence-classification", "question-answering"])
+def test_a_skipped_layer_is_not_run(head) -> None:
+    model = model_for(head)
+    ids, mask, types = padded_batch()
+    shorter = copy.deepcopy(model)
+    del shorter.bert.encoder.layer[1]  # the same weights without layer 1
+    with torch.no_grad():
+        skipped = model(ids, mask, types, length_config=LengthConfig((1.0, 1.0, 1.0), skip=(1,)),
+                        output_hidden_states=True)
+        assert torch.allclose(skipped.logits, shorter(ids, mask, types).logits, atol=1e-6)
+        assert torch.equal(skipped.encoder.hidden_states[2], skipped.encoder.hidden_states[1])
+        both = model(ids, mask, types, length_config=LengthConfig.build([0.5, None, 0.25], min_tokens=2)).logits
+        assert torch.allclose(both, shorter(ids, mask, types, length_config=LengthConfig((0.5, 0.25), 2)).logits,
+                              atol=1e-6)  # skipping and token dropping together
 
 
 @pytest.mark.parametrize("head", ["question-answering", "token-classification", "masked-lm"])

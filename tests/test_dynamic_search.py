@@ -17,7 +17,9 @@ from wellread.dynamic.search import (
     SearchOptions,
     choose,
     crossover,
+    effective,
     evolve,
+    gene_config,
     initial_population,
     mutate,
     pareto_front,
@@ -51,10 +53,33 @@ def test_operators_keep_genes_non_increasing_and_on_the_grid() -> None:
     assert min(costs) < 0.6 * costs[0]  # the population spreads over cost
     for _ in range(500):
         a, b = rng.sample(genes, 2)
-        for child in (mutate(a, 20, 0.5, rng), crossover(a, b)):
+        for child in (mutate(a, 20, 0.5, rng), crossover(a, b, 20)):
             assert all(1 <= x <= 20 for x in child)
             assert all(x >= y for x, y in zip(child, child[1:], strict=False))
-    assert crossover((20, 10, 3), (19, 10, 2)) == (20, 10, 3)  # the mean, rounded up
+    assert crossover((20, 10, 3), (19, 10, 2), 20) == (20, 10, 3)  # the mean, rounded up
+
+
+def test_operators_with_layer_skipping() -> None:
+    rng = random.Random(1)
+    options = SearchOptions(population=8, grid=20, layer_skip=True)
+    genes = initial_population(4, options, rng)
+    assert {(0, 20, 20, 20), (20, 20, 0, 20), (20, 20, 20, 0)} <= set(genes)  # the full model without each layer
+    assert gene_config((20, 0, 10, 0), 20) == LengthConfig((1.0, 1.0, 0.5, 0.5), skip=(1, 3))
+    assert effective((0, 12, 0, 5), 20) == (20, 12, 12, 5)
+    assert crossover((20, 0, 10), (10, 0, 4), 20) == (15, 0, 7)  # both skip layer 1: the child does too
+    assert crossover((20, 0, 10), (10, 6, 4), 20) == (15, 13, 7)  # a skipped layer counts at the previous share
+    children = set()
+    for _ in range(2000):
+        a, b = rng.sample(genes, 2)
+        for child in (mutate(a, 20, 0.5, rng, layer_skip=True), crossover(a, b, 20)):
+            run = [x for x in child if x]
+            assert run and all(1 <= x <= 20 for x in run)
+            assert all(x >= y for x, y in zip(run, run[1:], strict=False))  # the run layers stay non-increasing
+            gene_config(child, 20)  # a valid configuration
+            children.add(child)
+        genes.append(child)
+    assert any(0 in c for c in children) and any(sum(1 for x in c if x == 0) >= 2 for c in children)
+    assert all(0 not in mutate(g, 20, 1.0, rng) for g in genes if 0 not in g)  # no skipping unless asked for
 
 
 def synthetic(gene: tuple[int, ...]) -> Measurement:
@@ -92,6 +117,7 @@ def test_flops_follow_the_kept_lengths() -> None:
     expected = layer_flops(n, torch.tensor([5]), 64, 128) + layer_flops(torch.tensor([5]), torch.tensor([5]), 64, 128)
     assert half == pytest.approx(float(expected[0]))
     assert encoder_flops(config, LengthConfig.full(2), [10, 20]) > full
+    assert encoder_flops(config, LengthConfig((1.0, 1.0), skip=(0,)), [10]) == pytest.approx(full / 2)
 
 
 def test_latency_batches_and_measurement() -> None:

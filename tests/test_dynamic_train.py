@@ -92,12 +92,11 @@ def test_sandwich_draws_smallest_and_seeded_random_sub_models(tok, data) -> None
     model, inner = classifier(tok, data)
     task = LengthDropTask(inner, 3, LengthDropOptions(p=0.3, sub_models=3, layerdrop=0.5))
     subs = task.sub_models(seed=11)
-    assert len(subs) == 4 and subs[0][0].keep == pytest.approx((0.7, 0.49, 0.343)) and subs[0][1] == [0, 1, 2]
+    assert len(subs) == 4 and subs[0].keep == pytest.approx((0.7, 0.49, 0.343)) and subs[0].skip == ()
     assert subs == task.sub_models(seed=11) and subs != task.sub_models(seed=12)
-    for config, keep in subs[1:]:
-        assert config.layers == len(keep) >= 1 and keep == sorted(set(keep))
-    draws = [keep for seed in range(30) for _, keep in task.sub_models(seed)[1:]]
-    assert any(len(k) < 3 for k in draws) and any(len(k) == 3 for k in draws)  # LayerDrop skips some layers
+    assert all(config.layers == 3 and len(config.skip) < 3 for config in subs)
+    draws = [config.skip for seed in range(30) for config in task.sub_models(seed)[1:]]
+    assert any(draws) and not all(draws)  # LayerDrop skips layers in some sub-models
 
 
 def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) -> None:
@@ -116,7 +115,6 @@ def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) ->
     loss, _ = task.loss(model, batch)
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
-    assert len(model.bert.encoder.layer) == 3  # LayerDrop put every layer back
 
 
 def test_token_level_distillation_ignores_padding_and_unlabelled_tokens(tok, data) -> None:

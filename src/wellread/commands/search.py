@@ -12,12 +12,18 @@ within --max-drop points of the full model's metric into the model folder as len
 every pipeline that loads the folder runs at those lengths (delete the file for full length). Use a model
 trained with `wellread lengthdrop`; any BERT fine-tuned on the task works, with larger drops.
 
+--skip-layers also searches over skipping whole layers: use it on a model trained with `lengthdrop --layerdrop`,
+and with --batch-size 1 when you serve one input at a time. On short inputs at batch 1 a layer costs nearly as
+much for a few tokens as for all (its weights are read either way), so only skipping layers speeds that up.
+
 Examples:
   wellread search --model sst2-mini-ld --task sst2 --data glue/SST-2
   wellread search --model sst2-mini-ld --task sst2 --data glue/SST-2 --max-drop 0.5 --iterations 10 \\
       --latency-examples 256 --out sst2-search
   wellread search --model qa-mini-ld --task squad --data dev=dev.json --batch-size 32 --threads 4
   wellread search --model sst2-mini-ld --task sst2 --data glue/SST-2 --cost flops --seed 1 --no-save
+  wellread search --model sst2-mini-ldl --task sst2 --data glue/SST-2 --skip-layers --batch-size 1 \
+      --latency-examples 256
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--mutations", type=int, default=d.mutations, help=f"per iteration (default {d.mutations})")
     s.add_argument("--crossovers", type=int, default=d.crossovers, help=f"per iteration (default {d.crossovers})")
     s.add_argument("--grid", type=int, default=d.grid, help=f"keep shares are multiples of 1/GRID (default {d.grid})")
+    s.add_argument("--skip-layers", action="store_true",
+                   help="also search over skipping whole layers (for models trained with lengthdrop --layerdrop)")
     s.add_argument("--seed", type=int, default=0)
     qa = p.add_argument_group("question answering")
     qa.add_argument("--doc-stride", type=int, default=None, help="context tokens shared by consecutive windows")
@@ -73,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise WellreadError("--batch-size, --repeats and --threads must be at least 1")
     args.eval_batch_size = args.batch_size
     search = SearchOptions(iterations=args.iterations, population=args.population, mutations=args.mutations,
-                           crossovers=args.crossovers, grid=args.grid, seed=args.seed)
+                           crossovers=args.crossovers, grid=args.grid, layer_skip=args.skip_layers,
+                           seed=args.seed)
     run_options = SearchRun(cost=args.cost, batch_size=args.batch_size, repeats=args.repeats,
                             latency_examples=args.latency_examples, max_drop=args.max_drop, threads=args.threads,
                             out=args.out, save=not args.no_save, search=search)

@@ -6,10 +6,15 @@ attention output and FFN for its own most attended `keep[i]` share). Fractions, 
 configuration serves every input length under dynamic padding: an input of n tokens keeps
 `max(min(n, min_tokens), ceil(keep[i] * n))` after layer i.
 
+A configuration may also skip whole layers (`skip`, LayerDrop's sub-networks, Fan et al. 2020): a skipped layer
+passes its input on unchanged, so its keep share is the previous layer's. Token dropping saves compute in
+proportion to the tokens dropped; skipping saves a layer's weights too, which is what helps at batch 1 on short
+inputs (there a layer costs about as much for 1 token as for 25: its weights are read from memory either way).
+
 It is saved into a model folder as `length_config.json`; `load_model` attaches it to the model as
 `model.length_config`, which the encoder uses in eval mode whenever its forward is given no other.
 LengthDrop's random sub-models (Kim & Cho 2021) are drawn here too: each layer keeps between (1 - p) and all
-of the previous layer's share.
+of the previous layer's share, and with LayerDrop each layer is skipped with a given probability.
 """
 
 from __future__ import annotations
@@ -33,14 +38,17 @@ EPS = 1e-6  # keep * n computed in floating point: 0.7 * 10 must give 7 tokens, 
 
 @dataclass(frozen=True)
 class LengthConfig:
-    """Per-layer cumulative keep fractions (non-increasing, in (0, 1]) and the token floor."""
+    """Per-layer cumulative keep fractions (non-increasing, in (0, 1]), the token floor and the skipped layers."""
 
     keep: tuple[float, ...]
     min_tokens: int = MIN_TOKENS
+    skip: tuple[int, ...] = ()
+    """Indices of the layers not run (their keep share must equal the previous layer's; 1 for layer 0)."""
 
     def __post_init__(self) -> None:
         keep = tuple(float(k) for k in self.keep)
         object.__setattr__(self, "keep", keep)
+        object.__setattr__(self, "skip", tuple(sorted({int(i) for i in self.skip})))
         if not keep:
             raise ConfigError("a length configuration needs one keep fraction per layer; got none")
         if any(not 0.0 < k <= 1.0 for k in keep):
@@ -49,6 +57,22 @@ class LengthConfig:
             raise ConfigError(f"keep fractions must not increase from layer to layer; got {list(keep)}")
         if self.min_tokens < 1:
             raise ConfigError(f"min_tokens must be at least 1; got {self.min_tokens}")
+        if any(not 0 <= i < len(keep) for i in self.skip) or len(self.skip) == len(keep):
+            raise ConfigError(f"skipped layers must be indices below {len(keep)}, leaving one layer at least; "
+                              f"got {list(self.skip)}")
+        for i in self.skip:
+            if abs(keep[i] - (keep[i - 1] if i else 1.0)) > EPS:
+                raise ConfigError(f"layer {i} is skipped, so it cannot drop tokens: its keep share must equal "
+                                  f"the previous layer's ({keep[i - 1] if i else 1.0}); got {keep[i]}")
+
+    @classmethod
+    def build(cls, keep: list[float | None], min_tokens: int = MIN_TOKENS) -> LengthConfig:
+        """From per-layer keep shares where None marks a skipped layer (it keeps the previous layer's share)."""
+        shares, previous = [], 1.0
+        for k in keep:
+            previous = previous if k is None else k
+            shares.append(previous)
+        return cls(tuple(shares), min_tokens, tuple(i for i, k in enumerate(keep) if k is None))
 
     @classmethod
     def full(cls, layers: int) -> LengthConfig:
@@ -60,8 +84,8 @@ class LengthConfig:
         return len(self.keep)
 
     def is_full(self) -> bool:
-        """Whether no layer drops anything (the encoder then runs exactly its ordinary forward)."""
-        return all(k >= 1.0 for k in self.keep)
+        """Whether no layer drops anything or is skipped (the encoder then runs exactly its ordinary forward)."""
+        return all(k >= 1.0 for k in self.keep) and not self.skip
 
     def token_lengths(self, n: Tensor) -> Tensor:
         """Tokens kept per example and layer: n (B,) real tokens -> (B, L + 1), column 0 = n, non-increasing."""
@@ -72,14 +96,17 @@ class LengthConfig:
         return torch.cat([n[:, None], torch.maximum(kept, floor)], dim=1)  # (B, L + 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"keep": list(self.keep), "min_tokens": self.min_tokens}
+        data: dict[str, Any] = {"keep": list(self.keep), "min_tokens": self.min_tokens}
+        if self.skip:
+            data["skip"] = list(self.skip)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "length configuration") -> LengthConfig:
         if not isinstance(data, dict) or not isinstance(data.get("keep"), list):
             raise ConfigError(f"{source}: expected an object with a \"keep\" list of per-layer fractions")
         try:
-            return cls(tuple(data["keep"]), int(data.get("min_tokens", MIN_TOKENS)))
+            return cls(tuple(data["keep"]), int(data.get("min_tokens", MIN_TOKENS)), tuple(data.get("skip", ())))
         except (TypeError, ValueError) as err:
             raise ConfigError(f"{source}: {err}") from None
 
@@ -112,13 +139,22 @@ def smallest(layers: int, p: float, min_tokens: int = MIN_TOKENS) -> LengthConfi
     return LengthConfig(tuple((1.0 - p) ** (i + 1) for i in range(layers)), min_tokens)
 
 
-def sample(layers: int, p: float, generator: torch.Generator, min_tokens: int = MIN_TOKENS) -> LengthConfig:
-    """A random LengthDrop sub-model: keep[i] uniform in [(1 - p) * keep[i - 1], keep[i - 1]], keep[-1] = 1."""
-    keep, previous = [], 1.0
-    for u in torch.rand(layers, generator=generator, dtype=torch.float64).tolist():
-        previous = previous * (1.0 - p * u)
-        keep.append(previous)
-    return LengthConfig(tuple(keep), min_tokens)
+def sample(layers: int, p: float, generator: torch.Generator, min_tokens: int = MIN_TOKENS,
+           layerdrop: float = 0.0) -> LengthConfig:
+    """A random LengthDrop sub-model: keep[i] uniform in [(1 - p) * keep[i - 1], keep[i - 1]], keep[-1] = 1;
+    with `layerdrop`, each layer is first skipped with that probability (one layer always runs)."""
+    skipped = [False] * layers
+    if layerdrop:
+        skipped = (torch.rand(layers, generator=generator) < layerdrop).tolist()
+        if all(skipped):
+            skipped[int(torch.randint(layers, (1,), generator=generator))] = False
+    keep: list[float | None] = []
+    previous = 1.0
+    for u, skip in zip(torch.rand(layers, generator=generator, dtype=torch.float64).tolist(), skipped, strict=True):
+        if not skip:
+            previous = previous * (1.0 - p * u)
+        keep.append(None if skip else previous)
+    return LengthConfig.build(keep, min_tokens)
 
 
 def check_drop_probability(p: float) -> float:

@@ -30,11 +30,12 @@ def layer_flops(n_in: Tensor, n_out: Tensor, hidden: int, ffn: int) -> Tensor:
 
 
 def encoder_flops(model_config: BertConfig, config: LengthConfig, lengths: Sequence[int]) -> float:
-    """Mean encoder FLOPs per input over inputs of `lengths` real tokens (padding not counted)."""
+    """Mean encoder FLOPs per input over inputs of `lengths` real tokens (padding not counted; skipped layers
+    cost nothing)."""
     n = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
     kept = config.token_lengths(n)  # (N, L + 1)
     total = sum(layer_flops(kept[:, i], kept[:, i + 1], model_config.hidden_size, model_config.intermediate_size)
-                for i in range(config.layers))
+                for i in range(config.layers) if i not in config.skip)
     return float(total.mean())
 
 

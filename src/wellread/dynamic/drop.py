@@ -116,9 +116,10 @@ def top_tokens(sig: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, 
 class TokenDrop:
     """One forward pass's token dropping: the per-example lengths, the current mask and the restore buffer.
 
-    The encoder asks `selector(i, x)` before layer i (None when the layer keeps every token), passes the
-    returned function to the layer (which calls it with the (B, T) attention each token received and keeps the
-    tokens at the indices it returns), reads the new `mask` after it, and calls `restore` at the end.
+    The encoder skips the layers in `skipped` (LayerDrop sub-networks); for the others it asks `selector(i, x)`
+    before layer i (None when the layer keeps every token), passes the returned function to the layer (which
+    calls it with the (B, T) attention each token received and keeps the tokens at the indices it returns),
+    reads the new `mask` after it, and calls `restore` at the end.
     """
 
     def __init__(self, x: Tensor, mask: Tensor | None, config: LengthConfig) -> None:
@@ -126,6 +127,7 @@ class TokenDrop:
         n = torch.full((B,), T) if mask is None else mask[:, 0, 0, :].sum(-1)  # (B,) real tokens
         self.lengths = config.token_lengths(n)  # (B, L + 1)
         self.drops = (self.lengths[:, 1:] < self.lengths[:, :-1]).any(0).tolist()  # (L,) whether layer i drops
+        self.skipped = frozenset(config.skip)  # layers not run at all
         self.mask = mask  # (B, 1, 1, T) or None: the current tokens' attention mask
         self.positions = torch.arange(T).expand(B, T)  # (B, T): original position of each current token
         self.buffer: Tensor | None = None  # (B, T0 + 1, H) once anything is dropped; slot T0 takes padding writes
@@ -167,7 +169,7 @@ class TokenDrop:
 
 def token_drop(model: nn.Module, x: Tensor, mask: Tensor | None, config: LengthConfig | None) -> TokenDrop | None:
     """The TokenDrop of one forward pass of a BertModel, or None for the full model (no configuration, or one
-    that keeps every token). x: (B, T, H) embeddings; mask: (B, 1, 1, T) bool or None."""
+    that keeps every token and runs every layer). x: (B, T, H) embeddings; mask: (B, 1, 1, T) bool or None."""
     if config is None or config.is_full():
         return None
     if model.config.model_type != "bert":

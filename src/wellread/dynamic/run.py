@@ -211,7 +211,8 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
 def _print_search(report: dict[str, Any]) -> None:
     full, chosen = report["full"], report["chosen"]
     print(f"full length: {report['metric']} {full['metric']:.2f}, {full['flops'] / 1e9:.4g} GFLOPs per input")
-    print(f"chosen keep {chosen['keep']}: {report['metric']} {chosen['metric']:.2f} "
+    skipped = f", skipping layers {chosen['skip']}" if chosen["skip"] else ""
+    print(f"chosen keep {chosen['keep']}{skipped}: {report['metric']} {chosen['metric']:.2f} "
           f"(drop {report['metric_drop']:.2f}), {chosen['flops'] / 1e9:.4g} GFLOPs "
           f"({report['flops_ratio']:.2f}x fewer)")
     for name, s in report["speedup"].items():

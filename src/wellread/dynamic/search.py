@@ -1,12 +1,15 @@
 """Evolutionary search for length configurations (Length-Adaptive Transformer, Kim & Cho 2021).
 
-A gene is a non-increasing tuple of per-layer keep shares in grid units (`grid` = all tokens; gene / grid is a
-`LengthConfig`). The initial population spreads over cost: the full model plus genes whose layers drop up to
-an increasing share of the previous layer's tokens. Each iteration takes the Pareto frontier of everything
-evaluated so far (lower cost, higher metric) as parents and adds `mutations` children (each layer resampled
-with probability `mutation_prob` between its neighbours) and `crossovers` children (the rounded-up mean of two
-parents). A gene is evaluated once. The random choices come from `seed` alone, so with a deterministic cost
-(FLOPs) the search is reproducible; with measured latency the cost carries the machine's noise.
+A gene is a tuple of per-layer keep shares in grid units (`grid` = all tokens; gene / grid is a `LengthConfig`),
+non-increasing over its non-zero entries; 0 marks a skipped layer (only with `layer_skip`, for models trained
+with LayerDrop). The initial population spreads over cost: the full model plus genes whose layers drop up to
+an increasing share of the previous layer's tokens (with `layer_skip`, also the full model without each one
+layer). Each iteration takes the Pareto frontier of everything evaluated so far (lower cost, higher metric) as
+parents and adds `mutations` children (each layer resampled with probability `mutation_prob` between its
+neighbours, or with `layer_skip` skipped or run again) and `crossovers` children (the rounded-up mean of two
+parents; a layer both skip stays skipped). A gene is evaluated once. The random choices come from `seed`
+alone, so with a deterministic cost (FLOPs) the search is reproducible; with measured latency the cost carries
+the machine's noise.
 """
 
 from __future__ import annotations
@@ -24,9 +27,22 @@ from wellread.errors import WellreadError
 Gene = tuple[int, ...]
 
 
+SKIP_PROB = 0.25
+"""With layer skipping, the chance that a resampled layer is skipped (a skipped one is always run again)."""
+
+
 def gene_config(gene: Gene, grid: int, min_tokens: int = MIN_TOKENS) -> LengthConfig:
-    """The length configuration a gene stands for: keep[i] = gene[i] / grid."""
-    return LengthConfig(tuple(g / grid for g in gene), min_tokens)
+    """The length configuration a gene stands for: keep[i] = gene[i] / grid, layer i skipped where gene[i] = 0."""
+    return LengthConfig.build([g / grid if g else None for g in gene], min_tokens)
+
+
+def effective(gene: Gene, grid: int) -> Gene:
+    """Each layer's keep share in grid units, a skipped layer's being the previous layer's."""
+    out, previous = [], grid
+    for g in gene:
+        previous = g or previous
+        out.append(previous)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -60,8 +76,9 @@ class Candidate:
         return gene_config(self.gene, grid, min_tokens)
 
     def to_json(self, grid: int) -> dict:
-        return {"keep": [round(g / grid, 6) for g in self.gene], "gene": list(self.gene),
-                "iteration": self.iteration, **asdict(self.measurement)}
+        skip = [i for i, g in enumerate(self.gene) if g == 0]
+        return {"keep": [round(g / grid, 6) for g in effective(self.gene, grid)], "skip": skip,
+                "gene": list(self.gene), "iteration": self.iteration, **asdict(self.measurement)}
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,8 @@ class SearchOptions:
     """Keep shares are multiples of 1/grid."""
     init_max_drop: float = 0.5
     """The initial population's most aggressive genes drop up to this share of the tokens per layer."""
+    layer_skip: bool = False
+    """Also search over skipping whole layers (for models trained with LayerDrop)."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -119,23 +138,33 @@ def initial_population(layers: int, options: SearchOptions, rng: random.Random) 
             previous = rng.randint(max(1, math.ceil((1 - drop) * previous)), previous)
             gene.append(previous)
         genes.append(tuple(gene))
+    if options.layer_skip and layers > 1:
+        genes += [tuple(0 if i == j else grid for i in range(layers)) for j in range(layers)]
     return list(dict.fromkeys(genes))
 
 
-def mutate(gene: Gene, grid: int, prob: float, rng: random.Random) -> Gene:
-    """Each layer, with probability `prob`, resampled between its neighbours (the gene stays non-increasing)."""
+def mutate(gene: Gene, grid: int, prob: float, rng: random.Random, layer_skip: bool = False) -> Gene:
+    """Each layer, with probability `prob`, resampled between its neighbours (the run layers stay
+    non-increasing); with `layer_skip` a resampled layer is skipped with probability SKIP_PROB (one layer always
+    runs) and a skipped one runs again."""
     out = list(gene)
     for i in range(len(out)):
-        if rng.random() < prob:
-            high = out[i - 1] if i > 0 else grid
-            low = out[i + 1] if i + 1 < len(out) else 1
-            out[i] = rng.randint(low, high)
+        if rng.random() >= prob:
+            continue
+        if layer_skip and out[i] and rng.random() < SKIP_PROB and sum(1 for g in out if g) > 1:
+            out[i] = 0
+            continue
+        high = next((g for g in reversed(out[:i]) if g), grid)
+        low = next((g for g in out[i + 1:] if g), 1)
+        out[i] = rng.randint(low, high)
     return tuple(out)
 
 
-def crossover(a: Gene, b: Gene) -> Gene:
-    """The layer-wise mean of two parents, rounded up (non-increasing when both are)."""
-    return tuple((x + y + 1) // 2 for x, y in zip(a, b, strict=True))
+def crossover(a: Gene, b: Gene, grid: int) -> Gene:
+    """The layer-wise mean of two parents' keep shares, rounded up (non-increasing when both are); a layer both
+    parents skip stays skipped."""
+    mean = [(x + y + 1) // 2 for x, y in zip(effective(a, grid), effective(b, grid), strict=True)]
+    return tuple(0 if x == 0 and y == 0 else m for m, x, y in zip(mean, a, b, strict=True))
 
 
 def evolve(evaluate: Callable[[Gene], Measurement], layers: int, options: SearchOptions,
@@ -162,9 +191,10 @@ def evolve(evaluate: Callable[[Gene], Measurement], layers: int, options: Search
             for k in range(options.mutations + options.crossovers):
                 for _ in range(20):  # a few tries for a gene not seen yet
                     if k < options.mutations or len(parents) < 2:
-                        child = mutate(rng.choice(parents), options.grid, options.mutation_prob, rng)
+                        child = mutate(rng.choice(parents), options.grid, options.mutation_prob, rng,
+                                       options.layer_skip)
                     else:
-                        child = crossover(*rng.sample(parents, 2))
+                        child = crossover(*rng.sample(parents, 2), options.grid)
                     if child not in seen and child not in children:
                         children.append(child)
                         break

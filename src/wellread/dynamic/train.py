@@ -11,8 +11,6 @@ the full model's metrics and the smallest sub-model's (prefixed `smallest_`).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,18 +56,6 @@ class SubModel:
         out = self.model(*args, length_config=self.config, **kwargs)
         self.logits = out.logits
         return out
-
-
-@contextlib.contextmanager
-def skip_layers(model: nn.Module, keep: list[int]) -> Iterator[None]:
-    """Within the block the encoder runs only the layers `keep` (LayerDrop); restored on exit."""
-    encoder = _bert_of(model).encoder
-    layers = encoder.layer
-    encoder.layer = nn.ModuleList(layers[i] for i in keep)
-    try:
-        yield
-    finally:
-        encoder.layer = layers
 
 
 def _bert_of(model: nn.Module) -> nn.Module:
@@ -126,17 +112,11 @@ class LengthDropTask:
 
     # --- the sandwich ------------------------------------------------------------------------------
 
-    def sub_models(self, seed: int) -> list[tuple[LengthConfig, list[int]]]:
-        """The smallest and `sub_models` random (length configuration, kept layers) of one batch."""
+    def sub_models(self, seed: int) -> list[LengthConfig]:
+        """The smallest and `sub_models` random sub-models (with LayerDrop, these may skip layers) of one batch."""
         g = torch.Generator().manual_seed(seed)
-        out = [(self.smallest, list(range(self.layers)))]
-        for _ in range(self.options.sub_models):
-            keep = list(range(self.layers))
-            if self.options.layerdrop:
-                drawn = (torch.rand(self.layers, generator=g) >= self.options.layerdrop).nonzero().flatten().tolist()
-                keep = drawn or [int(torch.randint(self.layers, (1,), generator=g))]
-            out.append((sample(len(keep), self.options.p, g, self.options.min_tokens), keep))
-        return out
+        o = self.options
+        return [self.smallest] + [sample(self.layers, o.p, g, o.min_tokens, o.layerdrop) for _ in range(o.sub_models)]
 
     def loss(self, model: nn.Module, batch: dict) -> tuple[Tensor, dict[str, float]]:
         """(gold loss of the full model + each sub-model's distillation loss) / models, summed over the batch."""
@@ -144,10 +124,8 @@ class LengthDropTask:
         gold, stats = self.inner.loss(full, batch)
         teacher = full.logits.detach().float()  # (B, C), (B, T, C) or (B, T, 2)
         kd_total = torch.zeros(())
-        for config, keep in self.sub_models(batch["length_seed"]):
-            skipping = skip_layers(model, keep) if len(keep) < self.layers else contextlib.nullcontext()
-            with skipping:
-                kd_total = kd_total + distillation(self.inner, forward(SubModel(model, config), batch), teacher, batch)
+        for config in self.sub_models(batch["length_seed"]):
+            kd_total = kd_total + distillation(self.inner, forward(SubModel(model, config), batch), teacher, batch)
         return (gold + kd_total) / (2 + self.options.sub_models), stats
 
     # --- evaluation and saving ---------------------------------------------------------------------

@@ -107,7 +107,7 @@ class EncoderOutput:
     last_hidden_state: Tensor  # (B, T, H)
     pooler_output: Tensor | None = None  # (B, H)
     hidden_states: list[Tensor] | None = None  # L+1 x (B, T, H)
-    attention_scores: list[Tensor] | None = None  # L x (B, N, T, T), pre-softmax, before masking
+    attention_scores: list[Tensor | None] | None = None  # L x (B, N, T, T), pre-softmax, before masking
 
 
 def key_padding_mask(attention_mask: Tensor | None) -> Tensor | None:
@@ -260,10 +260,17 @@ class BertEncoder(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None, output_hidden_states: bool = False,
                 output_attention_scores: bool = False, drop: TokenDrop | None = None) -> EncoderOutput:
-        """With `drop`, hidden states and scores have each layer's kept length; the output is restored to T."""
+        """With `drop`, hidden states and scores have each layer's kept length, a skipped layer's hidden state is
+        its input and its scores None; the output is restored to T."""
         hidden = [x] if output_hidden_states else None
         all_scores = [] if output_attention_scores else None
         for i, layer in enumerate(self.layer):
+            if drop is not None and i in drop.skipped:
+                if hidden is not None:
+                    hidden.append(x)
+                if all_scores is not None:
+                    all_scores.append(None)
+                continue
             select = None if drop is None else drop.selector(i, x)
             x, scores = layer(x, mask, output_attention_scores, select)
             if select is not None:

@@ -290,6 +290,8 @@ class SearchOptions:
     batch_size: int = 32
     latency_examples: int | None = None
     threads: int = 1
+    skip_layers: bool = False
+    """Also search over skipping whole layers (the task model must be trained with LayerDrop)."""
     seed: int = 0
 
     def check(self) -> Checks:

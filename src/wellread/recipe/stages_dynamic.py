@@ -51,9 +51,11 @@ def run_search(opts: o.SearchOptions, ctx: StageContext) -> StageResult:
     report = search_lengths(run_opts, SearchRun(
         cost=opts.cost, batch_size=opts.batch_size, latency_examples=opts.latency_examples, max_drop=opts.max_drop,
         threads=opts.threads, out=ctx.out,
-        search=SearchOptions(iterations=opts.iterations, population=opts.population, seed=opts.seed)))
+        search=SearchOptions(iterations=opts.iterations, population=opts.population, layer_skip=opts.skip_layers,
+                             seed=opts.seed)))
     chosen, speedup = report["chosen"], report["speedup"][f"batch_{opts.batch_size}"]["speedup"]
-    summary = (f"{record.name}: keep {chosen['keep']}, {report['metric']} {chosen['metric']:.2f} "
+    skipped = f", skipping layers {chosen['skip']}" if chosen["skip"] else ""
+    summary = (f"{record.name}: keep {chosen['keep']}{skipped}, {report['metric']} {chosen['metric']:.2f} "
                f"(-{report['metric_drop']:.2f}), {speedup:.2f}x at batch {opts.batch_size}")
     details = {k: report[k] for k in ("model", "task", "metric", "cost", "threads", "max_drop", "full", "chosen",
                                       "metric_drop", "flops_ratio", "speedup")}
