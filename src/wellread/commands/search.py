@@ -49,7 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("cost")
     c.add_argument("--cost", choices=["latency", "flops"], default="latency",
                    help="what the search minimises (default latency)")
-    c.add_argument("--batch-size", type=int, default=32, help="inputs per batch, for latency and metric (default 32)")
+    c.add_argument("--batch-size", type=int, default=32,
+                   help="inputs per latency batch: the batch size you will serve (default 32)")
+    c.add_argument("--eval-batch-size", type=int, default=64,
+                   help="inputs per batch when scoring the dev metric (it does not depend on the batch: each "
+                        "input keeps its own share of its real tokens; default 64)")
     c.add_argument("--repeats", type=int, default=3, help="timed runs per batch; the fastest counts (default 3)")
     c.add_argument("--latency-examples", type=int, default=None, metavar="N",
                    help="time N dev inputs spread over the length range (default: all)")
@@ -77,9 +81,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.data:
         raise WellreadError("--data is required: a data folder or SPLIT=FILE items (with a dev split)")
-    if args.batch_size < 1 or args.repeats < 1 or args.threads < 1:
-        raise WellreadError("--batch-size, --repeats and --threads must be at least 1")
-    args.eval_batch_size = args.batch_size
+    if min(args.batch_size, args.eval_batch_size, args.repeats, args.threads) < 1:
+        raise WellreadError("--batch-size, --eval-batch-size, --repeats and --threads must be at least 1")
     search = SearchOptions(iterations=args.iterations, population=args.population, mutations=args.mutations,
                            crossovers=args.crossovers, grid=args.grid, layer_skip=args.skip_layers,
                            seed=args.seed)

@@ -46,7 +46,7 @@ def run_search(opts: o.SearchOptions, ctx: StageContext) -> StageResult:
         model=record.outputs["finetuned"], task=task["task"], data=list(record.details["data"]), out=ctx.out,
         columns=CustomColumns(task["text_column"], task.get("text_pair_column"), task["label_column"],
                               task.get("regression", False)),
-        max_length=task.get("max_length"), dev_limit=task.get("dev_limit"), eval_batch_size=opts.batch_size,
+        max_length=task.get("max_length"), dev_limit=task.get("dev_limit"),
         bf16="off", progress=False)
     report = search_lengths(run_opts, SearchRun(
         cost=opts.cost, batch_size=opts.batch_size, latency_examples=opts.latency_examples, max_drop=opts.max_drop,
