@@ -145,7 +145,7 @@ def test_token_level_distillation_ignores_padding_and_unlabelled_tokens(tok, dat
 def test_lengthdrop_then_search_saves_a_configuration_inference_uses(sst2_model, data, tmp_path) -> None:
     out = tmp_path / "ld"
     assert run_cli("lengthdrop", "--model", sst2_model, "--task", "sst2", "--data", data / "SST-2", "--out", out,
-                   "--max-steps", 2, "--batch-size", 8, "--bf16", "off", "--no-progress") == 0
+                   "--max-steps", 2, "--batch-size", 8, "--bf16", "off", "--layerdrop", 0.3, "--no-progress") == 0
     results = json.loads((out / "results.json").read_text())
     assert {"sst2_acc", "smallest_sst2_acc"} <= set(results["metrics"])
     search = ["search", "--model", out, "--task", "sst2", "--data", data / "SST-2", "--cost", "flops",
@@ -164,6 +164,11 @@ def test_lengthdrop_then_search_saves_a_configuration_inference_uses(sst2_model,
     assert run_cli(*search, "--out", tmp_path / "s2", "--no-save") == 0  # the same seed, the same search
     again = json.loads((tmp_path / "s2" / "frontier.json").read_text())
     assert [c["gene"] for c in again["evaluated"]] == [c["gene"] for c in report["evaluated"]]
+    assert run_cli(*search, "--out", tmp_path / "s3", "--skip-layers") == 0  # whole layers too
+    skipping = json.loads((tmp_path / "s3" / "frontier.json").read_text())
+    assert any(c["skip"] for c in skipping["evaluated"]) and skipping["chosen"]["skip"]  # the cheapest skips
+    assert load_model(out)[0].length_config == LengthConfig(tuple(skipping["chosen"]["keep"]),
+                                                            skip=tuple(skipping["chosen"]["skip"]))
 
 
 def test_qa_search_with_latency_and_drop_and_restore(tiny, data, tmp_path) -> None:
