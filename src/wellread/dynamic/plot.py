@@ -12,15 +12,20 @@ def plot_frontier(candidates: list[Candidate], frontier: list[Candidate], full: 
                   path: Path, cost_label: str, metric_label: str, scale: float = 1.0, title: str = "",
                   max_drop: float | None = None) -> Path:
     """Write a PNG; costs are multiplied by `scale` (e.g. seconds -> ms per input) before plotting; a dashed
-    line marks the metric budget (`max_drop` below the full model)."""
+    line marks the metric budget (`max_drop` below the full model); configurations that skip layers are crosses."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter([c.cost * scale for c in candidates], [c.metric for c in candidates], s=12, color="0.7",
-               label=f"evaluated ({len(candidates)})")
+    skipping = [c for c in candidates if 0 in c.gene]
+    tokens_only = [c for c in candidates if 0 not in c.gene]
+    ax.scatter([c.cost * scale for c in tokens_only], [c.metric for c in tokens_only], s=12, color="0.7",
+               label=f"evaluated ({len(tokens_only)})")
+    if skipping:
+        ax.scatter([c.cost * scale for c in skipping], [c.metric for c in skipping], s=14, marker="x",
+                   color="tab:orange", lw=0.8, label=f"evaluated, skipping layers ({len(skipping)})")
     ax.plot([c.cost * scale for c in frontier], [c.metric for c in frontier], "o-", color="tab:blue", ms=4,
             label="Pareto frontier")
     ax.scatter([full.cost * scale], [full.metric], marker="*", s=160, color="black", zorder=3, label="full length")
