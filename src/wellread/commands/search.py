@@ -22,7 +22,7 @@ Examples:
       --latency-examples 256 --out sst2-search
   wellread search --model qa-mini-ld --task squad --data dev=dev.json --batch-size 32 --threads 4
   wellread search --model sst2-mini-ld --task sst2 --data glue/SST-2 --cost flops --seed 1 --no-save
-  wellread search --model sst2-mini-ldl --task sst2 --data glue/SST-2 --skip-layers --batch-size 1 \
+  wellread search --model sst2-mini-ldl --task sst2 --data glue/SST-2 --skip-layers --batch-size 1 \\
       --latency-examples 256
 """
 
