@@ -4,21 +4,27 @@ end on tiny random BERTs with the all-MiniLM-L6-v2 vocabulary and fixture data w
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
 from pathlib import Path
 
 import pytest
 import torch
+import torch.multiprocessing as mp
 
 from wellread.cli import main
 from wellread.config import BertConfig
 from wellread.dynamic.config import FILE_NAME, LengthConfig
+from wellread.dynamic.run import lengthdrop
 from wellread.dynamic.train import LengthDropOptions, LengthDropTask, distillation
 from wellread.errors import ConfigError
 from wellread.finetune import ClassificationTask, QATask, TaggingTask, load_task_data
+from wellread.finetune.run import FinetuneOptions
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
 from wellread.tokenizer import Tokenizer
+from wellread.train.loop import TrainArgs, Trainer
 
 GOOD = ["a great film", "wonderful acting and a fine story that moved me", "i loved it", "superb , moving and funny"]
 BAD = ["a dull film", "terrible acting and a thin story that bored me", "i hated it", "boring , slow and silly"]
@@ -115,6 +121,82 @@ def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) ->
     loss, _ = task.loss(model, batch)
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
+
+
+class OneGraph:
+    """A LengthDrop task without `loss_parts`: the training loop back-propagates its summed loss at once."""
+
+    def __init__(self, task: LengthDropTask) -> None:
+        self.task = task
+
+    def num_examples(self) -> int:
+        return self.task.num_examples()
+
+    def order(self, epoch: int, generator: torch.Generator) -> list[int]:
+        return self.task.order(epoch, generator)
+
+    def collate(self, indices: list[int], seed: int) -> dict:
+        return self.task.collate(indices, seed)
+
+    def weight(self, batch: dict) -> float:
+        return self.task.weight(batch)
+
+    def loss(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.task.loss(model, batch)
+
+
+def test_the_loop_back_propagates_the_sandwich_model_by_model(tok, data, tmp_path) -> None:
+    """One part per model, each freed before the next runs: the same step as one summed graph."""
+    steps = {}
+    for name in ("parts", "one_graph"):
+        model, inner = classifier(tok, data)
+        task = LengthDropTask(inner, 3, LengthDropOptions(p=0.4, sub_models=2, layerdrop=0.5))
+        args = TrainArgs(output_dir=tmp_path / name, max_steps=2, batch_size=8, grad_accum=2, lr=1e-2,
+                         progress=False)
+        trainer = Trainer(model, task if name == "parts" else OneGraph(task), args)
+        assert len(trainer._loss_parts(task.collate([0, 1], seed=0))) == (4 if name == "parts" else 1)
+        logged = [trainer.train_step() for _ in range(2)]
+        steps[name] = logged, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    (parts, weights), (one, reference) = steps["parts"], steps["one_graph"]
+    assert [r["loss"] for r in parts] == pytest.approx([r["loss"] for r in one], rel=1e-5)
+    assert parts[0]["train_count"] == one[0]["train_count"] == 8  # the gold part's statistics
+    for key, value in reference.items():
+        assert torch.allclose(weights[key], value, atol=1e-6), key
+
+
+def _ddp_lengthdrop(rank: int, world: int, port: int, opts: FinetuneOptions, drop: LengthDropOptions) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    try:
+        lengthdrop(opts, drop)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_process_lengthdrop_with_layerdrop_matches_one_process(tok, data, tmp_path) -> None:
+    """torchrun-style DDP (gloo, 2 x 4) = 1 process with 2 micro-batches of 4, with sub-models that skip layers
+    (their parts run without gradient reduction; the smallest sub-model's, which runs every layer, reduces)."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0)
+    base = save_model(build_model(config, "base"), tmp_path / "base", tok)
+    assert run_cli("finetune", "--model", base, "--task", "sst2", "--data", data / "SST-2", "--out", tmp_path / "ft",
+                   "--max-steps", 1, "--batch-size", 8, "--bf16", "off", "--no-progress") == 0
+    common = dict(model=str(tmp_path / "ft"), task="sst2", data=[str(data / "SST-2")], max_steps=3, batch_size=8,
+                  lr=1e-3, bf16="off", save_every=0, progress=False, seed=3)
+    drop = LengthDropOptions(p=0.3, sub_models=2, layerdrop=0.5)
+    single = lengthdrop(FinetuneOptions(out=tmp_path / "single", grad_accum=2, **common), drop)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_lengthdrop, args=(2, port, FinetuneOptions(out=tmp_path / "ddp", **common), drop), nprocs=2,
+             join=True)
+    ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    assert ddp["metrics"] == pytest.approx(single["metrics"])
+    reference = load_model(tmp_path / "single")[0].state_dict()
+    for key, value in load_model(tmp_path / "ddp")[0].state_dict().items():
+        assert torch.allclose(value, reference[key], atol=1e-5), key
 
 
 def test_token_level_distillation_ignores_padding_and_unlabelled_tokens(tok, data) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from wellread.config import load_config
@@ -81,10 +82,15 @@ def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1
         metrics_in_postfix=("train_acc",),
         extra={"task": prep.data.name, "model": opts.model, "lengthdrop": asdict(drop)})
     trainer = Trainer(model, task, args)
-    print(f"{prep.data.describe()}; LengthDrop p={drop.p}, {drop.sub_models} random sub-models, LayerDrop "
-          f"{drop.layerdrop}; {trainer.total_steps} steps of {opts.batch_size}, lr {opts.lr:g} -> {out}", flush=True)
+    if trainer.rank == 0:
+        print(f"{prep.data.describe()}; LengthDrop p={drop.p}, {drop.sub_models} random sub-models, LayerDrop "
+              f"{drop.layerdrop}; {trainer.total_steps} steps of {opts.batch_size}, lr {opts.lr:g}, "
+              f"{trainer.world} process(es) -> {out}", flush=True)
     start = time.perf_counter()
     trainer.fit(resume=opts.resume and (out / "checkpoint" / "trainer_state.pt").is_file())
+    if trainer.world > 1 and trainer.rank != 0:
+        dist.barrier()  # process 0 writes results.json
+        return json.loads((out / "results.json").read_text(encoding="utf-8"))
     best = max(trainer.history, key=lambda r: r.get(select, float("-inf")))
     results = {"task": prep.data.name, "model": opts.model, "out": str(out), "lengthdrop": asdict(drop),
                "select_metric": select, "best_step": best["step"], "metrics": best, "steps": trainer.total_steps,
@@ -95,6 +101,8 @@ def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1
         for stale in ("best", "checkpoint"):
             shutil.rmtree(out / stale, ignore_errors=True)
     print(f"best at step {best['step']}: " + ", ".join(f"{k} {v:.2f}" for k, v in best.items() if k != "step"))
+    if trainer.world > 1:
+        dist.barrier()
     return results
 
 

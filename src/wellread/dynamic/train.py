@@ -4,14 +4,17 @@
 loss; the smallest sub-model (every layer keeps exactly 1 - p of the previous layer's tokens) and `n` random
 sub-models (each layer keeps between 1 - p and all of them), each distilled in place from the full model's
 detached outputs (soft cross-entropy; squared error for regression). The losses are averaged and the loop takes
-one optimizer step. Optional LayerDrop: each random sub-model also skips each layer with probability
+one optimizer step; it back-propagates each model's loss before the next model runs (`loss_parts`), so memory
+stays that of one forward pass. Optional LayerDrop: each random sub-model also skips each layer with probability
 `layerdrop` (never all of them). Data order, batches and evaluation are the wrapped task's; evaluation reports
 the full model's metrics and the smallest sub-model's (prefixed `smallest_`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -118,15 +121,36 @@ class LengthDropTask:
         o = self.options
         return [self.smallest] + [sample(self.layers, o.p, g, o.min_tokens, o.layerdrop) for _ in range(o.sub_models)]
 
+    def loss_parts(self, model: nn.Module, batch: dict) -> list[Callable[[], tuple[Tensor, dict[str, float]]]]:
+        """The sandwich as parts the training loop back-propagates one at a time, each divided by the number of
+        models: the full model's gold loss (first: its detached logits are the teacher), the random sub-models'
+        distillation losses, and the smallest sub-model's last (it runs every layer, which DDP needs of the
+        part it reduces gradients on). One part's activations are alive at a time, not all of them: the peak
+        memory of fine-tuning, not 2 + sub_models times it."""
+        models = 2 + self.options.sub_models
+        smallest, *random = self.sub_models(batch["length_seed"])
+        teacher: list[Tensor] = []  # (B, C), (B, T, C) or (B, T, 2), once the full model has run
+
+        def full() -> tuple[Tensor, dict[str, float]]:
+            model_at_full = SubModel(model, LengthConfig.full(self.layers))
+            gold, stats = self.inner.loss(model_at_full, batch)
+            teacher.append(model_at_full.logits.detach().float())
+            return gold / models, stats
+
+        def distilled(config: LengthConfig) -> tuple[Tensor, dict[str, float]]:
+            logits = forward(SubModel(model, config), batch)
+            return distillation(self.inner, logits, teacher[0], batch) / models, {}
+
+        return [full] + [partial(distilled, config) for config in (*random, smallest)]
+
     def loss(self, model: nn.Module, batch: dict) -> tuple[Tensor, dict[str, float]]:
-        """(gold loss of the full model + each sub-model's distillation loss) / models, summed over the batch."""
-        full = SubModel(model, LengthConfig.full(self.layers))
-        gold, stats = self.inner.loss(full, batch)
-        teacher = full.logits.detach().float()  # (B, C), (B, T, C) or (B, T, 2)
-        kd_total = torch.zeros(())
-        for config in self.sub_models(batch["length_seed"]):
-            kd_total = kd_total + distillation(self.inner, forward(SubModel(model, config), batch), teacher, batch)
-        return (gold + kd_total) / (2 + self.options.sub_models), stats
+        """(gold loss of the full model + each sub-model's distillation loss) / models, summed over the batch,
+        as one graph (the training loop uses `loss_parts`)."""
+        total, stats = torch.zeros(()), {}
+        for part in self.loss_parts(model, batch):
+            loss, part_stats = part()
+            total, stats = total + loss, stats | part_stats
+        return total, stats
 
     # --- evaluation and saving ---------------------------------------------------------------------
 

@@ -16,6 +16,10 @@ A task supplies the data and the loss:
         def save(self, model, folder: Path) -> None: ...
         # optional: def order(self, epoch: int, generator) -> list[int]  (e.g. length-grouped batches)
         # optional: def load(self, model, folder: Path) -> None  (restore what `save` wrote, to resume)
+        # optional: def loss_parts(self, model, batch) -> list[Callable[[], tuple[Tensor, dict[str, float]]]]
+        #   the summed loss as parts the loop computes and back-propagates one at a time, so that only one
+        #   part's activations are alive at once (LengthDrop's sandwich: one forward pass per sub-model). The
+        #   last part must use every trained parameter: with DDP, gradients are reduced on its backward.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -221,15 +227,17 @@ class Trainer:
         sums: dict[str, float] = {}
         loss_sum = 0.0
         for i, batch in enumerate(batches):
-            last = i == len(batches) - 1
-            with self.ddp.no_sync() if self.world > 1 and not last else contextlib.nullcontext():
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.args.bf16):
-                    loss, stats = self.task.loss(self.ddp, batch)
-                # DDP averages gradients over processes: scale so the result is the global-batch mean
-                (loss.float() * (self.world / total)).backward()
-            loss_sum += float(loss.detach())
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
+            parts = self._loss_parts(batch)
+            for j, part in enumerate(parts):
+                sync = i == len(batches) - 1 and j == len(parts) - 1  # DDP reduces gradients once, at the end
+                with self.ddp.no_sync() if self.world > 1 and not sync else contextlib.nullcontext():
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.args.bf16):
+                        loss, stats = part()
+                    # DDP averages gradients over processes: scale so the result is the global-batch mean
+                    (loss.float() * (self.world / total)).backward()
+                loss_sum += float(loss.detach())
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                          self.args.max_grad_norm or float("inf")))
         self.optimizer.step()
@@ -239,6 +247,12 @@ class Trainer:
         keys = sorted(sums)
         reduced = _all_reduce([loss_sum, *(sums[k] for k in keys)])
         return {"loss": reduced[0] / total, "grad_norm": grad_norm, **dict(zip(keys, reduced[1:], strict=True))}
+
+    def _loss_parts(self, batch: dict) -> list[Callable[[], tuple[Tensor, dict[str, float]]]]:
+        """The task's loss for `batch` as parts to back-propagate one by one (one part unless it splits it)."""
+        if hasattr(self.task, "loss_parts"):
+            return self.task.loss_parts(self.ddp, batch)
+        return [partial(self.task.loss, self.ddp, batch)]
 
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
@@ -275,7 +289,8 @@ class Trainer:
                 at_eval = self.args.eval_every and self.step % self.args.eval_every == 0
                 if at_eval or self.step == self.total_steps:
                     last_eval = self._evaluate_and_keep(log)
-                    bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in last_eval.items()))
+                    if self.rank == 0:
+                        bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in last_eval.items()))
                 if self.args.save_every and self.step % self.args.save_every == 0 and self.step < self.total_steps:
                     self.save_checkpoint()
         finally:
