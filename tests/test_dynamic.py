@@ -6,6 +6,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -290,3 +293,14 @@ def test_squeezebert_says_it_has_no_dynamic_length() -> None:
         model(ids, mask, types, length_config=LengthConfig((0.5, 0.5)))
     with pytest.raises(ConfigError, match="2 keep fractions for 3 layers"):
         model_for("base")(ids, mask, types, length_config=LengthConfig((0.5, 0.5)))
+
+
+@pytest.mark.parametrize("preset", [None, "64"])
+def test_onednn_primitive_cache_is_widened_unless_already_set(preset) -> None:
+    """Shortened layers multiply GEMM shapes at batch 1: wellread raises oneDNN's cache, leaving a user's value."""
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if preset:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = preset
+    code = "import os, wellread.models; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == (preset or "16384")
