@@ -3,9 +3,9 @@
 Real dev inputs of a task (default SST-2 from ${WELLREAD_DATA:-../shared/data}/glue/SST-2; QA: every window),
 batched by similar length and padded to each batch's longest (as evaluation does), through --model (a fine-tuned
 folder; default: a sequence classifier of all-MiniLM-L6-v2's shape with random weights) in fp32 inference mode,
-with the CLI's malloc settings. Full and shortened passes alternate, so load from other work on the machine hits
-both; prints the median ms/input of each, the median of the paired speed-ups and the FLOP ratio. --profile
-prints torch.profiler's op table instead.
+with the CLI's malloc settings. Full and shortened passes alternate (with --per-batch, batch by batch), so load
+from other work on the machine hits both; prints the median ms/input of each, the median of the paired speed-ups
+and the FLOP ratio. --profile prints torch.profiler's op table instead.
 
   python benchmarks/length_speed.py                                  # batch 32 and 1, the SST-2 configuration
   python benchmarks/length_speed.py --model sst2-ld --examples 0     # its length_config.json, all dev inputs
@@ -57,6 +57,18 @@ def run_pass(model: nn.Module, batches: list[dict[str, Tensor]], config: LengthC
     return time.perf_counter() - start
 
 
+def run_interleaved(model: nn.Module, batches: list[dict[str, Tensor]], config: LengthConfig) -> tuple[float, float]:
+    """Seconds (full, shortened) of one pass that runs each batch at full length, then shortened."""
+    full = short = 0.0
+    for b in batches:
+        for cfg in (None, config):
+            start = time.perf_counter()
+            model(b["input_ids"], b["attention_mask"], b["token_type_ids"], length_config=cfg)
+            took = time.perf_counter() - start
+            full, short = (full + took, short) if cfg is None else (full, short + took)
+    return full, short
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a fine-tuned model folder (default: random weights, MiniLM-L6 shape)")
@@ -72,6 +84,8 @@ def main() -> None:
     parser.add_argument("--examples-b1", type=int, default=64, help="dev inputs at batch 1")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--per-batch", action="store_true", help="alternate full and shortened batch by batch "
+                        "rather than pass by pass: steadier when other work shares the machine's cache and memory")
     parser.add_argument("--profile", action="store_true", help="print the profiler's op table per configuration")
     args = parser.parse_args()
     tune_malloc()  # as the wellread CLI (and so `wellread search`) does
@@ -110,8 +124,12 @@ def main() -> None:
             run_pass(model, batches, config)
             full, short = [], []
             for _ in range(args.repeats):  # interleaved
-                full.append(run_pass(model, batches, None) * 1e3 / len(lengths))
-                short.append(run_pass(model, batches, config) * 1e3 / len(lengths))
+                if args.per_batch:
+                    f, s = run_interleaved(model, batches, config)
+                else:
+                    f, s = run_pass(model, batches, None), run_pass(model, batches, config)
+                full.append(f * 1e3 / len(lengths))
+                short.append(s * 1e3 / len(lengths))
         speedup = statistics.median(f / s for f, s in zip(full, short, strict=True))
         print(f"batch {batch_size:>3}: {len(lengths)} inputs, mean {np.mean(lengths):.1f} tokens | "
               f"full {statistics.median(full):.3f} ms/input | dropped {statistics.median(short):.3f} ms/input | "

@@ -90,8 +90,11 @@ def test_lengthdrop_schedule_stays_within_its_bounds() -> None:
         assert (tokens[:, 1:] <= tokens[:, :-1]).all()  # never more than the layer before
         assert (tokens[:, 1:] >= n.clamp(max=config.min_tokens)[:, None]).all()  # the floor
         assert (tokens[:, 1:] >= torch.ceil(torch.tensor(config.keep)[None] * n[:, None] - 1e-6)).all()
+        assert [config.lengths_for(int(k)) for k in n] == tokens.tolist()  # the unpadded path's plain numbers
     low = smallest(layers, p)
     assert low.keep == pytest.approx([(1 - p) ** (i + 1) for i in range(layers)])
+    low = smallest(4, p, skip=(0, 2))  # skipped layers pass their share on; the others still drop p
+    assert low.skip == (0, 2) and low.keep == pytest.approx([1.0, 1 - p, 1 - p, (1 - p) ** 2])
     again = sample(layers, p, torch.Generator().manual_seed(5))
     assert again == sample(layers, p, torch.Generator().manual_seed(5))
     skipped = [sample(layers, p, g, layerdrop=0.5) for _ in range(200)]  # LayerDrop: whole layers skipped

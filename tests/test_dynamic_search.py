@@ -10,7 +10,7 @@ import torch
 
 from wellread.config import BertConfig
 from wellread.dynamic.config import LengthConfig
-from wellread.dynamic.cost import encoder_flops, latency_batches, layer_flops, measure_latency
+from wellread.dynamic.cost import encoder_flops, latency_batches, layer_flops, measure_latency, paired_latency
 from wellread.dynamic.search import (
     Candidate,
     Measurement,
@@ -135,3 +135,15 @@ def test_latency_batches_and_measurement() -> None:
                                    intermediate_size=48, max_position_embeddings=64), "sequence-classification")
     seconds = measure_latency(model, batches, LengthConfig((0.5, 0.3)), repeats=2)
     assert 0 < seconds < 10
+    calls = []
+    forward = model.forward
+
+    def counted(*inputs: torch.Tensor, length_config: LengthConfig | None = None):
+        calls.append(length_config)
+        return forward(*inputs, length_config=length_config)
+
+    model.forward = counted
+    short, full = paired_latency(model, batches, LengthConfig((0.5, 0.3)), repeats=2)
+    assert 0 < short < 10 and 0 < full < 10
+    assert len(calls) == 2 + 2 * 2 * len(batches)  # a warm-up of each, then both alternately per batch and repeat
+    assert calls[2::2] == [LengthConfig((0.5, 0.3))] * 2 * len(batches) and calls[3::2] == [None] * 2 * len(batches)

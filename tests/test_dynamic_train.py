@@ -105,6 +105,21 @@ def test_sandwich_draws_smallest_and_seeded_random_sub_models(tok, data) -> None
     assert any(draws) and not all(draws)  # LayerDrop skips layers in some sub-models
 
 
+def test_a_smallest_sub_network_that_skips_layers_leaves_the_last_part_running_every_layer(tok, data) -> None:
+    model, inner = classifier(tok, data)
+    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.3, sub_models=2, layerdrop=0.9, smallest_skip=(2, 0)))
+    for seed in range(20):
+        smallest, *random = task.sub_models(seed)
+        assert smallest.skip == (0, 2) and smallest.keep == pytest.approx((1.0, 0.7, 0.7))
+        assert random[-1].skip == ()  # drawn without LayerDrop: the part DDP reduces gradients on
+    batch = task.collate([0, 1, 2, 3], seed=3)
+    parts = task.loss_parts(model.train(), batch)  # full, then the smallest, then the random ones
+    assert [part.args[0] for part in parts[1:]] == task.sub_models(batch["length_seed"])
+    assert parts[-1].args[0].skip == ()
+    with pytest.raises(ConfigError, match="sub_models >= 1"):
+        LengthDropOptions(sub_models=0, smallest_skip=(1,))
+
+
 def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) -> None:
     model, inner = classifier(tok, data)
     model.train()

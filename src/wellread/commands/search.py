@@ -3,7 +3,9 @@
 An evolutionary search (Length-Adaptive Transformer, Kim & Cho 2021): an initial population spread over cost,
 then --iterations rounds of mutation and crossover of the Pareto frontier of cost against the dev metric.
 Cost is the CPU latency of the real model on the real dev batches (fp32, no autograd, batches of similar
-lengths padded to their longest; per batch the fastest of --repeats runs), or estimated FLOPs with
+lengths padded to their longest; each batch run --repeats times alternately with the configuration and at full
+length, the fastest of each counting, and the full model's time scaled by their ratio: steady even when other
+work shares the machine), or estimated FLOPs with
 --cost flops (deterministic: the same --seed gives the same search). FLOPs are reported beside latency.
 
 Writes OUT/frontier.json (every configuration evaluated, the frontier, the full model, the choice and its

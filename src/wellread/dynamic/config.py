@@ -83,9 +83,13 @@ class LengthConfig:
     def layers(self) -> int:
         return len(self.keep)
 
+    def keeps_all_tokens(self) -> bool:
+        """Whether every layer keeps all its tokens (layers may still be skipped)."""
+        return all(k >= 1.0 for k in self.keep)
+
     def is_full(self) -> bool:
         """Whether no layer drops anything or is skipped (the encoder then runs exactly its ordinary forward)."""
-        return all(k >= 1.0 for k in self.keep) and not self.skip
+        return self.keeps_all_tokens() and not self.skip
 
     def token_lengths(self, n: Tensor) -> Tensor:
         """Tokens kept per example and layer: n (B,) real tokens -> (B, L + 1), column 0 = n, non-increasing."""
@@ -94,6 +98,10 @@ class LengthConfig:
         kept = torch.ceil(keep[None] * n[:, None].double() - EPS).long()  # (B, L)
         floor = n.clamp(max=self.min_tokens)[:, None]  # (B, 1)
         return torch.cat([n[:, None], torch.maximum(kept, floor)], dim=1)  # (B, L + 1)
+
+    def lengths_for(self, n: int) -> list[int]:
+        """`token_lengths` of one input length n, as plain numbers: [n, tokens after layer 0, ...]."""
+        return [n] + [max(min(n, self.min_tokens), math.ceil(k * n - EPS)) for k in self.keep]
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"keep": list(self.keep), "min_tokens": self.min_tokens}
@@ -134,9 +142,16 @@ def read_length_config(folder: str | Path, layers: int | None = None) -> LengthC
     return config
 
 
-def smallest(layers: int, p: float, min_tokens: int = MIN_TOKENS) -> LengthConfig:
-    """LengthDrop's smallest sub-model: every layer keeps exactly (1 - p) of the previous layer's share."""
-    return LengthConfig(tuple((1.0 - p) ** (i + 1) for i in range(layers)), min_tokens)
+def smallest(layers: int, p: float, min_tokens: int = MIN_TOKENS, skip: tuple[int, ...] = ()) -> LengthConfig:
+    """LengthDrop's smallest sub-model: every layer keeps exactly (1 - p) of the previous layer's share; the
+    layers in `skip` are not run (LayerDrop's smallest sub-network)."""
+    keep: list[float | None] = []
+    share = 1.0
+    for i in range(layers):
+        if i not in skip:
+            share *= 1.0 - p
+        keep.append(None if i in skip else share)
+    return LengthConfig.build(keep, min_tokens)
 
 
 def sample(layers: int, p: float, generator: torch.Generator, min_tokens: int = MIN_TOKENS,

@@ -52,10 +52,12 @@ def received_attention(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
     several times cheaper than materialising the whole matrix (and gathering and multiplying its kept rows).
     """
     B, N, T, D = q.shape
+    scale = 1.0 / math.sqrt(D)
+    if mask is None and B * N * T * T * 4 <= CHUNK_BYTES:  # small and unpadded (batch 1): a few ops in all
+        return (q @ k.transpose(-1, -2)).mul_(scale).softmax(-1, dtype=torch.float32).sum((1, 2))  # (B, T)
     per = max(1, CHUNK_BYTES // (4 * N * T * T))  # examples per block
     queries = q.reshape(B * N, T, D)  # one copy at most (q is usually a transposed view)
     keys = k.reshape(B * N, T, D).transpose(1, 2)  # (B N, D, T)
-    scale = 1.0 / math.sqrt(D)
     bias = voters = None  # without padding (always at batch 1) neither is needed
     if mask is not None:
         bias = torch.zeros(B, 1, T).masked_fill_(~mask[:, 0], torch.finfo(torch.float32).min)  # (B, 1, T)
@@ -93,20 +95,20 @@ def flat_rows(index: Tensor, T: int) -> Tensor:
     return (index + torch.arange(index.size(0))[:, None] * T).flatten()
 
 
-def top_tokens(sig: Tensor, mask: Tensor | None, keep: Tensor) -> tuple[Tensor, Tensor | None]:
+def top_tokens(sig: Tensor, mask: Tensor | None, keep: Tensor | int) -> tuple[Tensor, Tensor | None]:
     """The `keep[b]` most significant real tokens of each example, [CLS] first and in their original order.
 
-    sig: (B, T) significance (attention received), overwritten (padding and [CLS] are marked in it). Returns
-    (index (B, T') into the current tokens, valid (B, T') bool) with T' = max(keep); the slots after an
-    example's own count are padding (valid False; their index is any token's, to be masked out). valid is None
-    when every example keeps T' tokens (nothing to pad).
+    sig: (B, T) significance (attention received), overwritten (padding and [CLS] are marked in it); keep (B,),
+    or one number for every example. Returns (index (B, T') into the current tokens, valid (B, T') bool) with
+    T' = max(keep); the slots after an example's own count are padding (valid False; their index is any token's,
+    to be masked out). valid is None when every example keeps T' tokens (nothing to pad).
     """
     if mask is not None:
         sig = sig.masked_fill_(~mask[:, 0, 0, :], -torch.inf)  # padding is never selected
     sig[:, 0] = torch.inf  # [CLS] is always kept
-    T, kept = sig.size(1), int(keep.max())
+    T, kept = sig.size(1), keep if isinstance(keep, int) else int(keep.max())
     ranked = sig.topk(kept, dim=1).indices  # (B, T'), most significant first
-    if bool((keep == kept).all()):
+    if isinstance(keep, int) or bool((keep == kept).all()):
         return ranked.sort(dim=1).values, None
     valid = torch.arange(kept)[None] < keep[:, None]  # (B, T')
     order = torch.where(valid, ranked, ranked + T).sort(dim=1).values  # kept tokens first, by position
@@ -123,21 +125,29 @@ class TokenDrop:
     """
 
     def __init__(self, x: Tensor, mask: Tensor | None, config: LengthConfig) -> None:
-        B, T, _ = x.shape
-        n = torch.full((B,), T) if mask is None else mask[:, 0, 0, :].sum(-1)  # (B,) real tokens
-        self.lengths = config.token_lengths(n)  # (B, L + 1)
-        self.drops = (self.lengths[:, 1:] < self.lengths[:, :-1]).any(0).tolist()  # (L,) whether layer i drops
         self.skipped = frozenset(config.skip)  # layers not run at all
         self.mask = mask  # (B, 1, 1, T) or None: the current tokens' attention mask
-        self.positions = torch.arange(T).expand(B, T)  # (B, T): original position of each current token
         self.buffer: Tensor | None = None  # (B, T0 + 1, H) once anything is dropped; slot T0 takes padding writes
+        self.positions: Tensor | None = None  # (B, T) once anything is dropped: original position of each token
+        if config.keeps_all_tokens():  # LayerDrop alone: no lengths to work out (a cost that shows at batch 1)
+            self.drops = [False] * config.layers
+            return
+        self.lengths: Tensor | list[int]  # (B, L + 1) tokens per example after each layer, or one row for all
+        if mask is None:  # every example has all T tokens (always at batch 1): plain numbers, no small tensor ops
+            self.lengths = config.lengths_for(x.size(1))
+            self.drops = [b < a for a, b in zip(self.lengths, self.lengths[1:], strict=False)]
+            return
+        self.lengths = config.token_lengths(mask[:, 0, 0, :].sum(-1))  # (B, L + 1)
+        self.drops = (self.lengths[:, 1:] < self.lengths[:, :-1]).any(0).tolist()  # (L,) whether layer i drops
 
     def selector(self, layer: int, x: Tensor) -> Callable[[Tensor], Tensor] | None:
         """The selection for layer `layer` given its input x (B, T, H), or None when it keeps every token."""
         if not self.drops[layer]:
             return None
         if self.buffer is None:  # nothing dropped yet: x itself, plus a spare slot T0 for padding positions
+            B, T, _ = x.shape
             self.buffer = torch.cat([x, x[:, :1]], dim=1)  # (B, T0 + 1, H)
+            self.positions = torch.arange(T).expand(B, T)  # (B, T0)
         else:
             self._write(x)  # tokens dropped in this layer keep the state they entered it with
         return partial(self._select, layer)
@@ -145,7 +155,8 @@ class TokenDrop:
     def _select(self, layer: int, sig: Tensor) -> Tensor:
         """Layer `layer`'s kept tokens, from the (B, T) attention they received: index (B, T') into the current
         tokens (positions and mask now describe the kept ones)."""
-        index, valid = top_tokens(sig, self.mask, self.lengths[:, layer + 1])  # (B, T') each
+        keep = self.lengths[layer + 1] if isinstance(self.lengths, list) else self.lengths[:, layer + 1]
+        index, valid = top_tokens(sig, self.mask, keep)  # (B, T') each
         self.positions = self.positions.gather(1, index)  # (B, T')
         if valid is None:  # every example keeps T' real tokens
             self.mask = None

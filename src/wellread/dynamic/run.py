@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
 
 from wellread.config import load_config
 from wellread.dynamic.config import LengthConfig, save_length_config
-from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency
+from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency, paired_latency
 from wellread.dynamic.plot import plot_frontier
 from wellread.dynamic.search import Gene, Measurement, SearchOptions, choose, evolve, gene_config, pareto_front
 from wellread.dynamic.train import LengthDropOptions, LengthDropTask
@@ -83,8 +82,9 @@ def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1
         extra={"task": prep.data.name, "model": opts.model, "lengthdrop": asdict(drop)})
     trainer = Trainer(model, task, args)
     if trainer.rank == 0:
+        skips = f", the smallest skipping layers {list(drop.smallest_skip)}" if drop.smallest_skip else ""
         print(f"{prep.data.describe()}; LengthDrop p={drop.p}, {drop.sub_models} random sub-models, LayerDrop "
-              f"{drop.layerdrop}; {trainer.total_steps} steps of {opts.batch_size}, lr {opts.lr:g}, "
+              f"{drop.layerdrop}{skips}; {trainer.total_steps} steps of {opts.batch_size}, lr {opts.lr:g}, "
               f"{trainer.world} process(es) -> {out}", flush=True)
     start = time.perf_counter()
     trainer.fit(resume=opts.resume and (out / "checkpoint" / "trainer_state.pt").is_file())
@@ -146,12 +146,6 @@ def dev_inputs(task: FinetuneTask) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return ids, types
 
 
-def _timing(model: nn.Module, batches: list, configs: list[LengthConfig], repeats: int) -> list[float]:
-    """Each configuration's latency, measured twice in alternation and the faster kept (drift hits both)."""
-    times = [[measure_latency(model, batches, c, repeats) for c in configs] for _ in range(2)]
-    return [min(a, b) for a, b in zip(*times, strict=True)]
-
-
 def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     """Search length configurations for a fine-tuned model; write the frontier, save the choice; returns the report."""
     if run.cost not in ("latency", "flops"):
@@ -177,9 +171,13 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
         if metric not in metrics:
             raise WellreadError(f"metric {metric!r} is not among the evaluation's: {sorted(metrics)}")
         flops = encoder_flops(model.config, config, lengths)
-        latency = measure_latency(model, batches, config, run.repeats) if run.cost == "latency" else None
+        latency = None
+        if run.cost == "latency":  # the full model's time, scaled by this configuration's paired ratio to it
+            seconds, full_seconds = paired_latency(model, batches, config, None, run.repeats)
+            latency = reference * seconds / full_seconds
         return Measurement(latency if latency is not None else flops, metrics[metric], flops, latency)
 
+    reference = measure_latency(model, batches, LengthConfig.full(layers), run.repeats) if run.cost == "latency" else 0
     print(f"{prep.data.describe()}; {layers} layers; cost {run.cost} ({timed} inputs in batches of "
           f"{run.batch_size}, {run.threads} thread(s)); metric {metric}", flush=True)
     candidates = evolve(evaluate, layers, run.search, progress=opts.progress)
@@ -190,7 +188,7 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     speedups = {}
     for batch_size in dict.fromkeys([run.batch_size, 1]):
         timing_batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, batch_size, run.latency_examples)
-        t_full, t_chosen = _timing(model, timing_batches, [LengthConfig.full(layers), config], run.repeats)
+        t_chosen, t_full = paired_latency(model, timing_batches, config, None, run.repeats)
         speedups[f"batch_{batch_size}"] = {"full_ms_per_input": 1000 * t_full / timed,
                                            "chosen_ms_per_input": 1000 * t_chosen / timed,
                                            "speedup": t_full / t_chosen}

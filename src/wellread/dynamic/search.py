@@ -54,7 +54,8 @@ class Measurement:
     flops: float
     """Mean encoder FLOPs per input."""
     latency: float | None = None
-    """Seconds for one pass over the latency batches (None when not measured)."""
+    """Seconds for one pass over the latency batches (None when not measured): the full model's, scaled by this
+    configuration's ratio to it measured batch by batch (`wellread.dynamic.cost.paired_latency`)."""
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ sub-models (each layer keeps between 1 - p and all of them), each distilled in p
 detached outputs (soft cross-entropy; squared error for regression). The losses are averaged and the loop takes
 one optimizer step; it back-propagates each model's loss before the next model runs (`loss_parts`), so memory
 stays that of one forward pass. Optional LayerDrop: each random sub-model also skips each layer with probability
-`layerdrop` (never all of them). Data order, batches and evaluation are the wrapped task's; evaluation reports
-the full model's metrics and the smallest sub-model's (prefixed `smallest_`).
+`layerdrop` (never all of them), and the smallest can be given layers to skip (`smallest_skip`). Data order,
+batches and evaluation are the wrapped task's; evaluation reports the full model's metrics and the smallest
+sub-model's (prefixed `smallest_`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class LengthDropOptions:
     layerdrop: float = 0.0
     """Probability that a random sub-model skips a layer (0: LayerDrop off)."""
     min_tokens: int = MIN_TOKENS
+    smallest_skip: tuple[int, ...] = ()
+    """Layers the smallest sub-model skips: the sub-network to make as good as possible, e.g. the best skip
+    set `wellread search --skip-layers` found on a LayerDrop-trained model."""
 
     def __post_init__(self) -> None:
         check_drop_probability(self.p)
@@ -45,6 +49,10 @@ class LengthDropOptions:
             raise ConfigError(f"sub-models per step must be >= 0; got {self.sub_models}")
         if not 0.0 <= self.layerdrop < 1.0:
             raise ConfigError(f"the LayerDrop probability must be in [0, 1); got {self.layerdrop}")
+        object.__setattr__(self, "smallest_skip", tuple(sorted({int(i) for i in self.smallest_skip})))
+        if self.smallest_skip and self.sub_models < 1:
+            raise ConfigError("a smallest sub-model that skips layers needs a random sub-model (sub_models >= 1) "
+                              "that runs every layer, to be the part DDP reduces gradients on")
 
 
 class SubModel:
@@ -96,7 +104,7 @@ class LengthDropTask:
 
     def __init__(self, inner: FinetuneTask, layers: int, options: LengthDropOptions = LengthDropOptions()) -> None:
         self.inner, self.layers, self.options = inner, layers, options
-        self.smallest = smallest(layers, options.p, options.min_tokens)
+        self.smallest = smallest(layers, options.p, options.min_tokens, options.smallest_skip)
 
     # --- the wrapped task's data -------------------------------------------------------------------
 
@@ -116,17 +124,22 @@ class LengthDropTask:
     # --- the sandwich ------------------------------------------------------------------------------
 
     def sub_models(self, seed: int) -> list[LengthConfig]:
-        """The smallest and `sub_models` random sub-models (with LayerDrop, these may skip layers) of one batch."""
+        """The smallest and `sub_models` random sub-models (with LayerDrop, these may skip layers) of one batch.
+        When the smallest skips layers, the last random one runs every layer (only dropping tokens)."""
         g = torch.Generator().manual_seed(seed)
         o = self.options
-        return [self.smallest] + [sample(self.layers, o.p, g, o.min_tokens, o.layerdrop) for _ in range(o.sub_models)]
+        layerdrop = [o.layerdrop] * o.sub_models
+        if self.smallest.skip:
+            layerdrop[-1] = 0.0
+        return [self.smallest] + [sample(self.layers, o.p, g, o.min_tokens, rate) for rate in layerdrop]
 
     def loss_parts(self, model: nn.Module, batch: dict) -> list[Callable[[], tuple[Tensor, dict[str, float]]]]:
         """The sandwich as parts the training loop back-propagates one at a time, each divided by the number of
         models: the full model's gold loss (first: its detached logits are the teacher), the random sub-models'
         distillation losses, and the smallest sub-model's last (it runs every layer, which DDP needs of the
-        part it reduces gradients on). One part's activations are alive at a time, not all of them: the peak
-        memory of fine-tuning, not 2 + sub_models times it."""
+        part it reduces gradients on; when it skips layers, a random sub-model that runs them all is last).
+        One part's activations are alive at a time, not all of them: the peak memory of fine-tuning, not
+        2 + sub_models times it."""
         models = 2 + self.options.sub_models
         smallest, *random = self.sub_models(batch["length_seed"])
         teacher: list[Tensor] = []  # (B, C), (B, T, C) or (B, T, 2), once the full model has run
@@ -141,7 +154,8 @@ class LengthDropTask:
             logits = forward(SubModel(model, config), batch)
             return distillation(self.inner, logits, teacher[0], batch) / models, {}
 
-        return [full] + [partial(distilled, config) for config in (*random, smallest)]
+        last_runs_all = (*random, smallest) if not smallest.skip else (smallest, *random)  # see sub_models
+        return [full] + [partial(distilled, config) for config in last_runs_all]
 
     def loss(self, model: nn.Module, batch: dict) -> tuple[Tensor, dict[str, float]]:
         """(gold loss of the full model + each sub-model's distillation loss) / models, summed over the batch,

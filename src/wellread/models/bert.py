@@ -56,7 +56,7 @@ class PackedWeight:
 
     oneDNN otherwise reorders a plain weight on every call, a cost independent of the rows: with few rows
     (batch 1, or the few tokens a shortened layer keeps) a packed weight is ~30% faster, with many ~5%.
-    Results are bitwise the same (for one row they differ in the last bit, so `linear` does not pack then).
+    Results are bitwise the same as with the plain weight (`linear` does not use oneDNN for one row).
     The packed tensor is a cache: deep copies and pickles of its module start empty.
     """
 
@@ -87,11 +87,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None, packed: PackedWeight 
     weight when given one (`sources`: the parameters `weight` is built from, default the weight itself).
 
     MKL takes a generic code path on AMD CPUs: on this project's Zen 5 machine oneDNN's fp32 GEMM was 2.5x
-    faster (benchmarks/encoder_speed.py). With autograd or autocast on, the ordinary op runs.
+    faster (benchmarks/encoder_speed.py). For one row (the pooler and classifier at batch 1) MKL's
+    matrix-vector product is as fast or faster (2x for a 384 x 384 pooler; benchmarks/linear_kernels.py), so
+    F.linear runs. With autograd or autocast on, the ordinary op runs.
     """
-    if onednn_inference(x, weight):
+    if x.numel() > x.size(-1) and onednn_inference(x, weight):
         w = weight
-        if packed is not None and ONEDNN_PACK and x.numel() > x.size(-1):  # not for one row (a batch-1 pooler)
+        if packed is not None and ONEDNN_PACK:
             w = packed.get(sources or (weight,), lambda: weight)
         out = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.size(-1)), w, bias, "none", [], "")
         return out.view(*x.shape[:-1], weight.size(0))
