@@ -146,4 +146,8 @@ def test_latency_batches_and_measurement() -> None:
     short, full = paired_latency(model, batches, LengthConfig((0.5, 0.3)), repeats=2)
     assert 0 < short < 10 and 0 < full < 10
     assert len(calls) == 2 + 2 * 2 * len(batches)  # a warm-up of each, then both alternately per batch and repeat
-    assert calls[2::2] == [LengthConfig((0.5, 0.3))] * 2 * len(batches) and calls[3::2] == [None] * 2 * len(batches)
+    model.length_config = LengthConfig((0.2, 0.2))  # a saved configuration must not become the reference
+    calls.clear()
+    paired_latency(model, batches, LengthConfig((0.5, 0.3)), repeats=2)
+    assert calls[2::2] == [LengthConfig((0.5, 0.3))] * 2 * len(batches)
+    assert calls[3::2] == [LengthConfig.full(2)] * 2 * len(batches)

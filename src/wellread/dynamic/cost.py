@@ -61,6 +61,8 @@ def paired_latency(model: nn.Module, batches: Sequence[dict[str, Tensor]], confi
     ratio is much steadier than two separate measurements (on this project's shared machine the same
     configuration, measured alone, timed between 1.4x and 2.0x faster than full length within one search)."""
     model.eval()
+    if reference is None:  # explicitly: None would mean the model's own length_config
+        reference = LengthConfig.full(config.layers)
     if batches:  # warm-up
         for cfg in (config, reference):
             b = batches[0]
