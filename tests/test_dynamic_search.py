@@ -104,6 +104,19 @@ def test_search_is_reproducible_with_a_seed_and_improves_the_frontier() -> None:
     assert choose(first, first[0].metric, 1.0).cost <= best_initial.cost
 
 
+def test_a_search_can_start_from_given_genes() -> None:
+    start = ((20, 0, 7, 4), (10, 10, 0, 1))
+    options = SearchOptions(iterations=0, population=3, layer_skip=True, start=start)
+    genes = initial_population(4, options, random.Random(0))
+    assert genes[0] == (20,) * 4 and list(start) == genes[-2:]
+    assert [c.gene for c in evolve(synthetic, 4, options, progress=False)] == genes
+    for bad, layer_skip in (((20, 0, 7), True), ((20, 7, 9, 4), True), ((20, 21, 7, 4), True), ((0, 0, 0, 0), True),
+                            ((20, 0, 7, 4), False)):
+        with pytest.raises(WellreadError, match="does not fit"):
+            initial_population(4, SearchOptions(population=2, layer_skip=layer_skip, start=(bad,)),
+                               random.Random(0))
+
+
 def test_flops_follow_the_kept_lengths() -> None:
     config = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
     n = torch.tensor([10])

@@ -266,6 +266,12 @@ def test_lengthdrop_then_search_saves_a_configuration_inference_uses(sst2_model,
     assert any(c["skip"] for c in skipping["evaluated"]) and skipping["chosen"]["skip"]  # the cheapest skips
     assert load_model(out)[0].length_config == LengthConfig(tuple(skipping["chosen"]["keep"]),
                                                             skip=tuple(skipping["chosen"]["skip"]))
+    assert run_cli(*search, "--out", tmp_path / "s4", "--skip-layers", "--iterations", 0, "--no-save",
+                   "--start-from", tmp_path / "s3" / "frontier.json") == 0  # search on from s3's frontier
+    started = {tuple(c["gene"]) for c in json.loads((tmp_path / "s4" / "frontier.json").read_text())["evaluated"]}
+    assert {tuple(c["gene"]) for c in skipping["frontier"]} <= started
+    (tmp_path / "bad.json").write_text('{"frontier": [{"keep": [1.0, 1.0], "skip": []}]}')
+    assert run_cli(*search, "--out", tmp_path / "s5", "--start-from", tmp_path / "bad.json") == 2
 
 
 def test_qa_search_with_latency_and_drop_and_restore(tiny, data, tmp_path) -> None:

@@ -26,6 +26,8 @@ Examples:
   wellread search --model sst2-mini-ld --task sst2 --data glue/SST-2 --cost flops --seed 1 --no-save
   wellread search --model sst2-mini-ldl --task sst2 --data glue/SST-2 --skip-layers --batch-size 1 \\
       --latency-examples 256
+  wellread search --model sst2-mini-ldl --task sst2 --data glue/SST-2 --skip-layers --batch-size 1 \\
+      --start-from sst2-mini-ldl/search/frontier.json --out sst2-mini-ldl/search2    # search on from there
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--skip-layers", action="store_true",
                    help="also search over skipping whole layers (for models trained with lengthdrop --layerdrop)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--start-from", type=Path, default=None, metavar="FRONTIER_JSON",
+                   help="continue an earlier search: the configurations on its frontier (its frontier.json) join "
+                        "the initial population and are measured again")
     qa = p.add_argument_group("question answering")
     qa.add_argument("--doc-stride", type=int, default=None, help="context tokens shared by consecutive windows")
     qa.add_argument("--n-best", type=int, default=20)
@@ -90,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                            seed=args.seed)
     run_options = SearchRun(cost=args.cost, batch_size=args.batch_size, repeats=args.repeats,
                             latency_examples=args.latency_examples, max_drop=args.max_drop, threads=args.threads,
-                            out=args.out, save=not args.no_save, search=search)
+                            out=args.out, save=not args.no_save, search=search,
+                            start_from=args.start_from)
     search_lengths(options_from_args(args), run_options)
     return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,8 @@ class SearchRun:
     save: bool = True
     """Save the chosen configuration into the model folder."""
     search: SearchOptions = field(default_factory=SearchOptions)
+    start_from: Path | None = None
+    """An earlier search's frontier.json: its frontier joins the initial population (measured again)."""
 
 
 def dev_inputs(task: FinetuneTask) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -144,6 +146,22 @@ def dev_inputs(task: FinetuneTask) -> tuple[list[np.ndarray], list[np.ndarray]]:
             ids += encoded[0]
             types += encoded[1]
     return ids, types
+
+
+def frontier_genes(path: str | Path, layers: int, grid: int) -> tuple[Gene, ...]:
+    """The frontier of an earlier search (its frontier.json) as genes on `grid`, to start another search from."""
+    path = Path(path)
+    try:
+        frontier = json.loads(path.read_text(encoding="utf-8"))["frontier"]
+        genes = []
+        for entry in frontier:
+            keep, skip = entry["keep"], set(entry["skip"])
+            if len(keep) != layers:
+                raise WellreadError(f"{path}: a frontier configuration has {len(keep)} layers; the model has {layers}")
+            genes.append(tuple(0 if i in skip else max(1, round(k * grid)) for i, k in enumerate(keep)))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise WellreadError(f"{path}: not a frontier.json written by `wellread search` ({err})") from err
+    return tuple(genes)
 
 
 def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
@@ -163,6 +181,9 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, run.batch_size, run.latency_examples)
     timed = sum(len(b["input_ids"]) for b in batches)
     grid, layers = run.search.grid, model.config.num_hidden_layers
+    search = run.search
+    if run.start_from is not None:
+        search = replace(search, start=search.start + frontier_genes(run.start_from, layers, grid))
 
     def evaluate(gene: Gene) -> Measurement:
         config = gene_config(gene, grid)
@@ -180,7 +201,7 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     reference = measure_latency(model, batches, LengthConfig.full(layers), run.repeats) if run.cost == "latency" else 0
     print(f"{prep.data.describe()}; {layers} layers; cost {run.cost} ({timed} inputs in batches of "
           f"{run.batch_size}, {run.threads} thread(s)); metric {metric}", flush=True)
-    candidates = evolve(evaluate, layers, run.search, progress=opts.progress)
+    candidates = evolve(evaluate, layers, search, progress=opts.progress)
     full = candidates[0]
     frontier = pareto_front(candidates)
     chosen = choose(frontier, full.metric, run.max_drop)
@@ -195,7 +216,7 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     report = {
         "model": str(folder), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
         "batch_size": run.batch_size, "timed_inputs": timed, "max_drop": run.max_drop,
-        "search": asdict(run.search), "full": full.to_json(grid), "chosen": chosen.to_json(grid),
+        "search": asdict(search), "full": full.to_json(grid), "chosen": chosen.to_json(grid),
         "metric_drop": full.metric - chosen.metric, "flops_ratio": full.measurement.flops / chosen.measurement.flops,
         "speedup": speedups, "frontier": [c.to_json(grid) for c in frontier],
         "evaluated": [c.to_json(grid) for c in candidates],

@@ -101,6 +101,9 @@ class SearchOptions:
     layer_skip: bool = False
     """Also search over skipping whole layers (for models trained with LayerDrop)."""
     seed: int = 0
+    start: tuple[Gene, ...] = ()
+    """Genes added to the initial population, e.g. an earlier search's frontier (`frontier_genes`), so that a
+    search continues from where another stopped."""
 
     def __post_init__(self) -> None:
         if self.iterations < 0 or self.population < 1 or self.mutations < 0 or self.crossovers < 0:
@@ -141,7 +144,19 @@ def initial_population(layers: int, options: SearchOptions, rng: random.Random) 
         genes.append(tuple(gene))
     if options.layer_skip and layers > 1:
         genes += [tuple(0 if i == j else grid for i in range(layers)) for j in range(layers)]
-    return list(dict.fromkeys(genes))
+    for gene in options.start:
+        check_gene(gene, layers, grid, options.layer_skip)
+    return list(dict.fromkeys(genes + [tuple(g) for g in options.start]))
+
+
+def check_gene(gene: Gene, layers: int, grid: int, layer_skip: bool) -> None:
+    """A gene fits the search: one entry per layer in 0..grid, run layers non-increasing, zeros only with
+    layer skipping and never all of them."""
+    run = [g for g in gene if g]
+    if (len(gene) != layers or not run or any(not 0 <= g <= grid for g in gene)
+            or any(b > a for a, b in zip(run, run[1:], strict=False)) or (len(run) < layers and not layer_skip)):
+        raise WellreadError(f"gene {list(gene)} does not fit a search over {layers} layers on a grid of {grid}"
+                            f"{'' if layer_skip else ' without layer skipping'}")
 
 
 def mutate(gene: Gene, grid: int, prob: float, rng: random.Random, layer_skip: bool = False) -> Gene:
