@@ -16,7 +16,7 @@ trained with `wellread lengthdrop`; any BERT fine-tuned on the task works, with 
 
 --skip-layers also searches over skipping whole layers: use it on a model trained with `lengthdrop --layerdrop`,
 and with --batch-size 1 when you serve one input at a time. On short inputs at batch 1 a layer costs nearly as
-much for a few tokens as for all (its weights are read either way), so only skipping layers speeds that up.
+much for a few tokens as for all (its weights are read either way), so skipping layers does most there.
 
 Examples:
   wellread search --model sst2-mini-ld --task sst2 --data glue/SST-2
