@@ -116,6 +116,13 @@ def test_every_shipped_recipe_is_valid(path):
     assert plan(load_recipe(path, option_types()))
 
 
+def test_run_help_names_every_stage_type():
+    import wellread.commands.run as run_command
+
+    listed = run_command.__doc__.split("Stage types and their options:")[1].split("(see")[0]
+    assert {name.strip() for name in listed.replace("\n", " ").split(",")} == set(option_types())
+
+
 def test_the_quickstart_recipe_in_recipes_is_the_embedded_one():
     from wellread.commands.quickstart import recipe_text
 

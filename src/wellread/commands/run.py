@@ -7,14 +7,16 @@ and fine-tuning continue their own checkpoints), and a changed option or a new c
 stage and every one after it. At the end: the stage summary, the results table and where the models and
 their cards (README.md, Hugging Face conventions) are.
 
-Stage types and their options: package-docs, corpus, tokenizer, pack, pretrain, finetune, evaluate, card
-(see src/wellread/recipe/options.py, and recipes/ for complete examples). `${VAR:-default}` in a value is read
+Stage types and their options: package-docs, corpus, tokenizer, pack, pretrain, general-distill, finetune,
+distill, lengthdrop, search, export, evaluate, card (see src/wellread/recipe/options.py, and recipes/ for
+complete examples). `${VAR:-default}` in a value is read
 from the environment.
 
 Examples:
   wellread run recipes/quickstart.yaml
   wellread run recipes/olm_snapshot.yaml --set corpus.snapshot_date=2026-12-01 --out runs/olm-2026-12
   wellread run recipes/bert_miniatures_glue.yaml --set pretrain.phases='["128:9000", "512:1000"]'
+  MODEL=path/to/minilm wellread run recipes/dynamic_sst2.yaml        # LengthDrop + length search on SST-2
   wellread run my_recipe.yaml --check                 # validate only: every problem with its field and line
   wellread run my_recipe.yaml --set threads=1         # one torch thread (other work holds the other cores)
 """
