@@ -47,7 +47,7 @@ def run_search(opts: o.SearchOptions, ctx: StageContext) -> StageResult:
         columns=CustomColumns(task["text_column"], task.get("text_pair_column"), task["label_column"],
                               task.get("regression", False)),
         max_length=task.get("max_length"), dev_limit=task.get("dev_limit"),
-        bf16="off", progress=False)
+        bf16="off")
     report = search_lengths(run_opts, SearchRun(
         cost=opts.cost, batch_size=opts.batch_size, latency_examples=opts.latency_examples, max_drop=opts.max_drop,
         threads=opts.threads, out=ctx.out,
