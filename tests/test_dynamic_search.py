@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +23,9 @@ from wellread.dynamic.search import (
     gene_config,
     initial_population,
     mutate,
+    neighbours,
     pareto_front,
+    refine,
 )
 from wellread.errors import WellreadError
 from wellread.models import build_model
@@ -115,6 +118,40 @@ def test_a_search_can_start_from_given_genes() -> None:
         with pytest.raises(WellreadError, match="does not fit"):
             initial_population(4, SearchOptions(population=2, layer_skip=layer_skip, start=(bad,)),
                                random.Random(0))
+
+
+def test_refining_neighbours_are_valid_configurations() -> None:
+    near = neighbours((20, 0, 10, 5), 20, layer_skip=True)
+    assert near[:3] == [(0, 0, 10, 5), (20, 0, 0, 5), (20, 0, 10, 0)]  # each run layer skipped
+    assert {(19, 0, 10, 5), (20, 0, 9, 5), (20, 0, 10, 4), (15, 0, 10, 5), (20, 0, 8, 5), (20, 0, 10, 3)} <= set(near)
+    assert near[-2:] == [(0, 20, 10, 5), (20, 10, 0, 5)]  # a skipped layer swapped with a run one beside it
+    assert neighbours((12, 10, 10), 20) == [(11, 10, 10), (12, 9, 9), (12, 10, 9), (9, 9, 9), (12, 8, 8), (12, 10, 8)]
+    assert neighbours((1, 1), 20) == [] and neighbours((1, 0), 20, layer_skip=True) == [(0, 1)]
+    for gene in near:
+        gene_config(gene, 20)  # a valid configuration
+
+
+def test_refine_walks_to_a_cheaper_choice_within_the_budget() -> None:
+    options = SearchOptions(iterations=2, population=6, mutations=3, crossovers=3, seed=0)
+    evolved = evolve(synthetic, 4, options, progress=False)
+    before = choose(evolved, evolved[0].metric, 1.0)
+    refined = refine(synthetic, evolved, replace(options, refine=60), 1.0, progress=False)
+    after = choose(refined, evolved[0].metric, 1.0)
+    assert refined[:len(evolved)] == evolved and len(refined) <= len(evolved) + 60
+    assert len({c.gene for c in refined}) == len(refined)
+    assert after.cost < before.cost and after.metric >= evolved[0].metric - 1.0
+    assert min(c.iteration for c in refined[len(evolved):]) == 3  # numbered after the evolution's iterations
+    # it stopped because no neighbour of the choice is cheaper within the budget, not for want of evaluations
+    if len(refined) < len(evolved) + 60:
+        for gene in neighbours(after.gene, 20):
+            m = synthetic(gene)
+            assert m.cost >= after.cost or m.metric < evolved[0].metric - 1.0
+    assert [c.gene for c in refine(synthetic, evolved, replace(options, refine=60), 1.0, progress=False)] == [
+        c.gene for c in refined]  # reproducible
+    few = refine(synthetic, evolved, replace(options, refine=5), 1.0, progress=False)
+    assert len(few) == len(evolved) + 5
+    assert refine(synthetic, evolved, options, 1.0, progress=False) == evolved  # refine=0: nothing more
+    assert refine(synthetic, evolved, replace(options, refine=9), -50.0, progress=False) == evolved  # none within
 
 
 def test_flops_follow_the_kept_lengths() -> None:

@@ -73,6 +73,12 @@ def test_range_checks_name_the_field():
     assert "stages[3].phases: items are LENGTH:STEPS" in message
 
 
+def test_search_stage_refine_must_not_be_negative():
+    search = "  - stage: search\n    skip_layers: true\n    refine: -1\n"
+    assert "refine: must be >= 0, got -1" in error_of(GOOD + search)
+    assert parse(GOOD + search.replace("-1", "40")).stages[-1].options.refine == 40
+
+
 def test_unknown_stage_type_and_duplicate_names():
     message = error_of(GOOD.replace("stage: pack", "stage: packk").replace("name: sst2", "name: corpus"))
     assert "stages[2].stage: unknown stage type 'packk'; did you mean 'pack'?" in message

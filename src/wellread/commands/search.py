@@ -1,7 +1,9 @@
 """Search the length configuration (tokens kept per layer) that makes a model fastest within a metric budget.
 
 An evolutionary search (Length-Adaptive Transformer, Kim & Cho 2021): an initial population spread over cost,
-then --iterations rounds of mutation and crossover of the Pareto frontier of cost against the dev metric.
+then --iterations rounds of mutation and crossover of the Pareto frontier of cost against the dev metric,
+then (with --refine N) up to N evaluations hill-climbing from the choice towards cheaper configurations that
+stay within the budget.
 Cost is the CPU latency of the real model on the real dev batches (fp32, no autograd, batches of similar
 lengths padded to their longest; each batch run --repeats times alternately with the configuration and at full
 length, the fastest of each counting, and the full model's time scaled by their ratio: steady even when other
@@ -28,6 +30,8 @@ Examples:
       --latency-examples 256
   wellread search --model sst2-mini-ldl --task sst2 --data glue/SST-2 --skip-layers --batch-size 1 \\
       --start-from sst2-mini-ldl/search/frontier.json --out sst2-mini-ldl/search2    # search on from there
+  wellread search --model sst2-mini-ldl --task sst2 --data glue/SST-2 --skip-layers --batch-size 1 \\
+      --start-from sst2-mini-ldl/search/frontier.json --iterations 0 --refine 40     # refine an earlier choice
 """
 
 from __future__ import annotations
@@ -74,6 +78,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--skip-layers", action="store_true",
                    help="also search over skipping whole layers (for models trained with lengthdrop --layerdrop)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--refine", type=int, default=d.refine, metavar="N",
+                   help="after the evolution, up to N more evaluations hill-climbing from the choice (each run "
+                        "layer keeping fewer tokens; with --skip-layers also skipped, or a skipped layer swapped "
+                        "with its neighbour) while that finds a cheaper configuration within --max-drop "
+                        f"(default {d.refine})")
     s.add_argument("--start-from", type=Path, default=None, metavar="FRONTIER_JSON",
                    help="continue an earlier search: the configurations on its frontier (its frontier.json) join "
                         "the initial population and are measured again")
@@ -92,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise WellreadError("--batch-size, --eval-batch-size, --repeats and --threads must be at least 1")
     search = SearchOptions(iterations=args.iterations, population=args.population, mutations=args.mutations,
                            crossovers=args.crossovers, grid=args.grid, layer_skip=args.skip_layers,
-                           seed=args.seed)
+                           seed=args.seed, refine=args.refine)
     run_options = SearchRun(cost=args.cost, batch_size=args.batch_size, repeats=args.repeats,
                             latency_examples=args.latency_examples, max_drop=args.max_drop, threads=args.threads,
                             out=args.out, save=not args.no_save, search=search,

@@ -25,7 +25,16 @@ from wellread.config import load_config
 from wellread.dynamic.config import LengthConfig, save_length_config
 from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency, paired_latency
 from wellread.dynamic.plot import plot_frontier
-from wellread.dynamic.search import Gene, Measurement, SearchOptions, choose, evolve, gene_config, pareto_front
+from wellread.dynamic.search import (
+    Gene,
+    Measurement,
+    SearchOptions,
+    choose,
+    evolve,
+    gene_config,
+    pareto_front,
+    refine,
+)
 from wellread.dynamic.train import LengthDropOptions, LengthDropTask
 from wellread.errors import WellreadError
 from wellread.finetune.base import FinetuneTask
@@ -202,6 +211,7 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     print(f"{prep.data.describe()}; {layers} layers; cost {run.cost} ({timed} inputs in batches of "
           f"{run.batch_size}, {run.threads} thread(s)); metric {metric}", flush=True)
     candidates = evolve(evaluate, layers, search, progress=opts.progress)
+    candidates = refine(evaluate, candidates, search, run.max_drop, progress=opts.progress)
     full = candidates[0]
     frontier = pareto_front(candidates)
     chosen = choose(frontier, full.metric, run.max_drop)

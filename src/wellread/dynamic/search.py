@@ -10,6 +10,13 @@ neighbours, or with `layer_skip` skipped or run again) and `crossovers` children
 parents; a layer both skip stays skipped). A gene is evaluated once. The random choices come from `seed`
 alone, so with a deterministic cost (FLOPs) the search is reproducible; with measured latency the cost carries
 the machine's noise.
+
+`refine` then hill-climbs from the choice (the cheapest configuration within the metric budget): each round
+evaluates the choice's unseen neighbours (each run layer keeping fewer tokens, with layer skipping each run
+layer skipped or a skipped layer swapped with the run layer beside it) and moves to the new choice, until a
+round finds nothing cheaper within the budget or its evaluations are spent. Evolution spreads its evaluations
+over the whole frontier; the user keeps one point of it, next to the budget line, and that is where refining
+spends them.
 """
 
 from __future__ import annotations
@@ -104,10 +111,12 @@ class SearchOptions:
     start: tuple[Gene, ...] = ()
     """Genes added to the initial population, e.g. an earlier search's frontier (`frontier_genes`), so that a
     search continues from where another stopped."""
+    refine: int = 0
+    """Evaluations at most for refining the choice after the evolution (`refine`); 0: none."""
 
     def __post_init__(self) -> None:
-        if self.iterations < 0 or self.population < 1 or self.mutations < 0 or self.crossovers < 0:
-            raise WellreadError("iterations, mutations and crossovers must be >= 0 and the population >= 1")
+        if min(self.iterations, self.mutations, self.crossovers, self.refine) < 0 or self.population < 1:
+            raise WellreadError("iterations, mutations, crossovers and refine must be >= 0 and the population >= 1")
         if self.grid < 2:
             raise WellreadError(f"the grid must have at least 2 steps; got {self.grid}")
         if not 0.0 <= self.mutation_prob <= 1.0 or not 0.0 < self.init_max_drop < 1.0:
@@ -216,6 +225,56 @@ def evolve(evaluate: Callable[[Gene], Measurement], layers: int, options: Search
                         break
             bar.total -= options.mutations + options.crossovers - len(children)
             add(children, iteration)
+    finally:
+        bar.close()
+    return list(seen.values())
+
+
+def neighbours(gene: Gene, grid: int, layer_skip: bool = False) -> list[Gene]:
+    """The configurations next to a gene that refining tries, most promising first: with layer skipping each run
+    layer skipped (one always runs); each run layer keeping one grid step fewer, then a quarter fewer (two steps
+    at least), later layers lowered with it where they would keep more; with layer skipping, each skipped layer
+    swapped with a run layer beside it (the same shares in a different place)."""
+    run = [i for i, g in enumerate(gene) if g]
+    out: list[Gene] = []
+    if layer_skip and len(run) > 1:
+        out += [tuple(0 if j == i else g for j, g in enumerate(gene)) for i in run]
+    for larger in (False, True):
+        for i in run:
+            lowered = gene[i] - (max(2, gene[i] // 4) if larger else 1)
+            if lowered >= 1:
+                out.append(tuple(g if j < i or not g else min(g, lowered) for j, g in enumerate(gene)))
+    if layer_skip:
+        for i in range(len(gene) - 1):
+            if (gene[i] == 0) != (gene[i + 1] == 0):
+                out.append(gene[:i] + (gene[i + 1], gene[i]) + gene[i + 2:])
+    return [g for g in dict.fromkeys(out) if g != gene]
+
+
+def refine(evaluate: Callable[[Gene], Measurement], candidates: list[Candidate], options: SearchOptions,
+           max_drop: float, progress: bool = True) -> list[Candidate]:
+    """Hill-climb from the cheapest candidate within `max_drop` points of the full model (`candidates[0]`), for
+    at most `options.refine` evaluations; returns `candidates` with the ones evaluated here (their iteration
+    numbers follow the evolution's, one per round). Unchanged when nothing is within the budget."""
+    seen = {c.gene: c for c in candidates}
+    baseline, budget = candidates[0].metric, options.refine
+    iteration = max(c.iteration for c in candidates) + 1
+    if budget == 0 or not any(c.metric >= baseline - max_drop for c in candidates):
+        return candidates
+    current = choose(candidates, baseline, max_drop)
+    bar = tqdm(total=budget, desc="refine", disable=not progress, dynamic_ncols=True)
+    try:
+        while budget > 0:
+            fresh = [g for g in neighbours(current.gene, options.grid, options.layer_skip) if g not in seen][:budget]
+            for gene in fresh:
+                seen[gene] = Candidate(gene, evaluate(gene), iteration)
+                bar.update(1)
+            budget -= len(fresh)
+            best = choose(list(seen.values()), baseline, max_drop)
+            bar.set_postfix(round=iteration, choice=list(best.gene))
+            if best.gene == current.gene:
+                break
+            current, iteration = best, iteration + 1
     finally:
         bar.close()
     return list(seen.values())

@@ -293,6 +293,9 @@ class SearchOptions:
     skip_layers: bool = False
     """Also search over skipping whole layers (the task model must be trained with LayerDrop)."""
     seed: int = 0
+    refine: int = 0
+    """Evaluations at most for hill-climbing from the choice after the evolution (`wellread search --refine`)."""
 
     def check(self) -> Checks:
-        return _positive(self, "population", "batch_size", "threads")
+        negative = [("refine", f"must be >= 0, got {self.refine}")] if self.refine < 0 else []
+        return _positive(self, "population", "batch_size", "threads") + negative

@@ -52,7 +52,7 @@ def run_search(opts: o.SearchOptions, ctx: StageContext) -> StageResult:
         cost=opts.cost, batch_size=opts.batch_size, latency_examples=opts.latency_examples, max_drop=opts.max_drop,
         threads=opts.threads, out=ctx.out,
         search=SearchOptions(iterations=opts.iterations, population=opts.population, layer_skip=opts.skip_layers,
-                             seed=opts.seed)))
+                             seed=opts.seed, refine=opts.refine)))
     chosen, speedup = report["chosen"], report["speedup"][f"batch_{opts.batch_size}"]["speedup"]
     skipped = f", skipping layers {chosen['skip']}" if chosen["skip"] else ""
     summary = (f"{record.name}: keep {chosen['keep']}{skipped}, {report['metric']} {chosen['metric']:.2f} "
