@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from wellread.recipe import options as o
 from wellread.recipe.base import StageContext, StageRecord, StageResult
+from wellread.timing import time_calls
 
 
 def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threads: int,
@@ -42,15 +43,10 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
                 ids = torch.randint(low, config.vocab_size, (batch, length), generator=generator)
                 inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
                           "token_type_ids": torch.zeros_like(ids)}
-                for _ in range(2):
-                    backend.forward(inputs)
-                runs, start = 0, time.perf_counter()
-                while runs < 3 or time.perf_counter() - start < seconds:
-                    backend.forward(inputs)
-                    runs += 1
-                elapsed = time.perf_counter() - start
-                figures[f"batch{batch}"] = {"ms_per_batch": round(1000 * elapsed / runs, 2),
-                                            "sequences_per_s": round(batch * runs / elapsed, 1)}
+                times = time_calls(partial(backend.forward, inputs), warmup=2, repeats=3, seconds=seconds)
+                mean = sum(times) / len(times)
+                figures[f"batch{batch}"] = {"ms_per_batch": round(1000 * mean, 2),
+                                            "sequences_per_s": round(batch / mean, 1)}
     finally:
         torch.set_num_threads(previous)
     return out
