@@ -144,6 +144,15 @@ def test_length_grouped_order_is_a_permutation_of_grouped_batches() -> None:
     assert sorted(plain) == list(range(1003)) and plain != order
 
 
+def test_logs_name_evaluation_sets_by_their_split(glue, tmp_path) -> None:
+    assert load_task_data("stsb", [glue]).describe() == "stsb: train 48, dev 20"
+    assert load_task_data("mnli", [glue / "MNLI"]).describe() == "mnli: train 30, dev_matched 30, dev_mismatched 30"
+    csv = write(tmp_path / "x.csv", "text,label\n" + "a film,pos\nno film,neg\n" * 3)
+    assert load_task_data("custom", [f"train={csv}", f"dev={csv}"]).describe() == "custom: train 6, dev 6"
+    evaluated = load_task_data("custom", [f"test={csv}"], train=False, split="test", labels=["neg", "pos"])
+    assert evaluated.describe() == "custom: train 0, test 6"
+
+
 def test_classification_collate_pads_dynamically(tok, glue) -> None:
     data = load_task_data("rte", [glue / "RTE"])
     task = ClassificationTask(data, tok, max_length=64, batch_size=4)
