@@ -547,7 +547,7 @@ def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None
 
 def test_finetuning_a_shortened_model_trains_and_saves_at_full_length(tiny, glue, tmp_path) -> None:
     """A searched length_config.json belongs to the weights it was searched on: not carried into a new run."""
-    from wellread.dynamic.config import LengthConfig, save_length_config
+    from wellread.models.length import LengthConfig, save_length_config
 
     source = tmp_path / "shortened"
     shutil.copytree(tiny, source)

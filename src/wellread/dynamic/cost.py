@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
 from wellread.finetune.base import eval_batches, pad_inputs
+from wellread.models.length import LengthConfig
 
 
 def layer_flops(n_in: Tensor, n_out: Tensor, hidden: int, ffn: int) -> Tensor:

@@ -1,7 +1,7 @@
 """The BERT encoder. Module and parameter names follow `transformers`' BertModel exactly, so its state
 dicts load with `strict=True`.
 
-With a length configuration (`wellread.dynamic`), layers keep only their most attended tokens; without one
+With a length configuration (`wellread.models.length`), layers keep only their most attended tokens; without one
 the forward is the ordinary one.
 
 Shapes: B batch, T tokens, H hidden size, N heads, D head size (H = N * D), F FFN size.
@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
-from wellread.dynamic.drop import TokenDrop, received_attention, significance, take, token_drop
+from wellread.models.drop import TokenDrop, received_attention, significance, take, token_drop
+from wellread.models.length import LengthConfig
 
 ACT_FNS = {
     "gelu": F.gelu,
@@ -260,7 +260,7 @@ class BertLayer(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool = False,
                 select: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
         """`select(probs)` picks the tokens this layer keeps from its (B, N, T, T) attention probabilities
-        (`wellread.dynamic`): the attention output and the FFN then run on (B, T', H) only."""
+        (`wellread.models.drop`): the attention output and the FFN then run on (B, T', H) only."""
         x, scores = self.attention(x, mask, return_scores, select)
         return self.output(self.intermediate(x), x), scores  # (B, T, H) or (B, T', H)
 
@@ -326,7 +326,7 @@ class BertModel(nn.Module):
                 output_attention_scores: bool = False, length_config: LengthConfig | None = None) -> EncoderOutput:
         """input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T).
 
-        length_config: the tokens each layer keeps (`wellread.dynamic`); default: `self.length_config` in eval
+        length_config: the tokens each layer keeps (`wellread.models.length`); default: `self.length_config` in eval
         mode, none in training. A full configuration (every layer keeps all) runs the ordinary forward.
         """
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
