@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.models.bert import ACT_FNS, BertModel, EncoderOutput, Linear
+from wellread.models.bert import ACT_FNS, BertModel, EncoderOutput
+from wellread.models.kernels import Linear
 from wellread.models.length import LengthConfig
 from wellread.models.squeezebert import SqueezeBertModel
 
