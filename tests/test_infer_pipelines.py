@@ -270,8 +270,8 @@ def test_backend_names_and_missing_onnx_file(models) -> None:
 def test_auto_backend_uses_bf16_only_for_batches_where_it_pays(models) -> None:
     from types import SimpleNamespace
 
+    from wellread.hardware import bf16_supported
     from wellread.infer.backends import AUTO_BF16_TOKENS, TorchBackend, load_backend
-    from wellread.train.loop import bf16_supported
 
     seen = []
 
