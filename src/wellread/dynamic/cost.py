@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.finetune.base import eval_batches, pad_inputs
 from wellread.models.length import LengthConfig
+from wellread.tasks.batching import eval_batches, pad_inputs
 
 
 def layer_flops(n_in: Tensor, n_out: Tensor, hidden: int, ffn: int) -> Tensor:
