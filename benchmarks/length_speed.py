@@ -27,7 +27,6 @@ import torch
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
-from wellread.dynamic.config import LengthConfig, read_length_config
 from wellread.dynamic.cost import encoder_flops, latency_batches
 from wellread.dynamic.run import dev_inputs, fine_tuned_head
 from wellread.finetune.data import canonical_task, family_of
@@ -35,6 +34,7 @@ from wellread.finetune.run import HEADS, FinetuneOptions, prepare
 from wellread.malloc import tune_malloc
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model
+from wellread.models.length import LengthConfig, read_length_config
 
 SST2_KEEP = (0.95, 0.7, 0.55, 0.5, 0.5, 0.15)
 """Keep fractions used without --keep when the model has no length_config.json."""

@@ -27,8 +27,9 @@ import torch
 
 from wellread.dynamic.train import LengthDropOptions, LengthDropTask
 from wellread.finetune.run import FinetuneOptions, load_for_task, prepare
+from wellread.hardware import bf16_supported
 from wellread.malloc import tune_malloc
-from wellread.train.loop import TrainArgs, Trainer, bf16_supported
+from wellread.train.loop import TrainArgs, Trainer
 
 
 class OneGraph:

@@ -37,11 +37,11 @@ from wellread.distill.prediction import DistillTask, merge_batches
 from wellread.distill.teacher import LiveTeacher, TeacherCache, TeacherInputs, teacher_rows
 from wellread.errors import WellreadError
 from wellread.finetune import ClassificationTask, TaggingTask, load_task_data
-from wellread.finetune.tagging import encode_words
 from wellread.models import HeadOutput, build_model
 from wellread.models.bert import EncoderOutput
 from wellread.models.checkpoint import load_model, read_state_dict, save_model
 from wellread.tasks.common import Example
+from wellread.tasks.tag_features import encode_words
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 

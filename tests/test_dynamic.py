@@ -14,12 +14,11 @@ import pytest
 import torch
 
 from wellread.config import BertConfig, SqueezeBertConfig
-from wellread.dynamic import drop
-from wellread.dynamic.config import FILE_NAME, LengthConfig, read_length_config, sample, save_length_config, smallest
-from wellread.dynamic.drop import received_attention, significance, top_tokens
 from wellread.errors import ConfigError
-from wellread.models import build_model
+from wellread.models import build_model, drop
 from wellread.models.checkpoint import load_model, save_model
+from wellread.models.drop import received_attention, significance, top_tokens
+from wellread.models.length import FILE_NAME, LengthConfig, read_length_config, sample, save_length_config, smallest
 
 
 def tiny_config(layers: int = 3) -> BertConfig:

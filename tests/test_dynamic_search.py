@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
 from wellread.dynamic.cost import encoder_flops, latency_batches, layer_flops, measure_latency, paired_latency
 from wellread.dynamic.search import (
     Candidate,
@@ -29,6 +28,7 @@ from wellread.dynamic.search import (
 )
 from wellread.errors import WellreadError
 from wellread.models import build_model
+from wellread.models.length import LengthConfig
 
 
 def candidate(cost: float, metric: float, gene: tuple[int, ...] = (1,)) -> Candidate:

@@ -15,7 +15,6 @@ import torch.multiprocessing as mp
 
 from wellread.cli import main
 from wellread.config import BertConfig
-from wellread.dynamic.config import FILE_NAME, LengthConfig
 from wellread.dynamic.run import lengthdrop
 from wellread.dynamic.train import LengthDropOptions, LengthDropTask, distillation
 from wellread.errors import ConfigError
@@ -23,6 +22,7 @@ from wellread.finetune import ClassificationTask, QATask, TaggingTask, load_task
 from wellread.finetune.run import FinetuneOptions
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
+from wellread.models.length import FILE_NAME, LengthConfig
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 

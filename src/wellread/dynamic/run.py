@@ -22,7 +22,6 @@ import torch
 import torch.distributed as dist
 
 from wellread.config import load_config
-from wellread.dynamic.config import LengthConfig, save_length_config
 from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency, paired_latency
 from wellread.dynamic.plot import plot_frontier
 from wellread.dynamic.search import (
@@ -50,6 +49,7 @@ from wellread.finetune.run import (
 )
 from wellread.models import head_of_architecture
 from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.length import LengthConfig, save_length_config
 from wellread.train.loop import TrainArgs, Trainer
 
 

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
-from wellread.dynamic.config import MIN_TOKENS, LengthConfig
 from wellread.errors import WellreadError
+from wellread.models.length import MIN_TOKENS, LengthConfig
 
 Gene = tuple[int, ...]
 

@@ -22,11 +22,11 @@ import torch
 from torch import Tensor, nn
 
 from wellread.distill.losses import masked_soft_cross_entropy, soft_cross_entropy
-from wellread.dynamic.config import MIN_TOKENS, LengthConfig, check_drop_probability, sample, smallest
 from wellread.errors import ConfigError
 from wellread.finetune.base import FinetuneTask, forward
 from wellread.finetune.tagging import IGNORE
 from wellread.models import HeadOutput
+from wellread.models.length import MIN_TOKENS, LengthConfig, check_drop_probability, sample, smallest
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,12 @@ from wellread.finetune.classification import ClassificationTask
 from wellread.finetune.data import CustomColumns, TaskData, canonical_task, family_of, load_task_data
 from wellread.finetune.qa import QATask
 from wellread.finetune.tagging import TaggingTask
+from wellread.hardware import bf16_supported
 from wellread.models import head_of_architecture, init_weights
 from wellread.models.checkpoint import load_model, resolve_model_dir
 from wellread.tasks import label_permutation, write_predictions
 from wellread.tokenizer import Tokenizer
-from wellread.train.loop import TrainArgs, Trainer, bf16_supported
+from wellread.train.loop import TrainArgs, Trainer
 
 HEADS = {"classification": "sequence-classification", "qa": "question-answering", "tagging": "token-classification"}
 MAX_LENGTH = {"classification": 128, "qa": 384, "tagging": 256}

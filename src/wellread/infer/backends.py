@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from wellread.errors import WellreadError
+from wellread.hardware import bf16_supported
 
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
@@ -112,7 +113,5 @@ def load_backend(folder: str | Path, head: str, name: str = "auto", onnx_dir: st
 
     model, _ = load_model(folder, head)
     if name == "auto":
-        from wellread.train.loop import bf16_supported
-
         return TorchBackend(model, bf16=bf16_supported(), bf16_min_tokens=AUTO_BF16_TOKENS, name="auto")
     return TorchBackend(model, bf16=name == "torch-bf16")

@@ -19,10 +19,10 @@ import numpy as np
 
 from wellread.config import BertConfig, load_config
 from wellread.errors import WellreadError
-from wellread.finetune.base import eval_batches, pad_inputs
 from wellread.infer.backends import Backend, load_backend, resolve_backend
 from wellread.models import head_of_architecture
 from wellread.models.checkpoint import resolve_model_dir
+from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.tokenizer import Tokenizer
 
 Record = dict[str, Any]

@@ -19,10 +19,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from wellread.config import BertConfig, load_config
-from wellread.dynamic.config import FILE_NAME as LENGTH_CONFIG
-from wellread.dynamic.config import read_length_config, save_length_config
 from wellread.errors import CheckpointError
 from wellread.models import FAMILIES, EncoderWithHead, architecture_name, build_model, head_of_architecture
+from wellread.models.length import FILE_NAME as LENGTH_CONFIG
+from wellread.models.length import read_length_config, save_length_config
 
 HUB_FILES = ["config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
              "pytorch_model.bin.index.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
