@@ -18,19 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
 from pathlib import Path
 
-import torch
-
-from wellread.config import ALIASES, PRESETS, load_config, preset
-from wellread.corpus.pack import PackedSequences
-from wellread.errors import WellreadError
-from wellread.hardware import bf16_supported
-from wellread.models import build_model
-from wellread.models.checkpoint import load_model, save_model
-from wellread.tokenizer import Tokenizer
-from wellread.train.loop import TrainArgs, Trainer, distributed
-from wellread.train.pretraining import MaskingOptions, PretrainingTask
+from wellread.train.loop import distributed
+from wellread.train.pretrain import PretrainOptions, pretrain
 
 HELP = "pretrain a compact BERT (masked-LM, optional sentence-order prediction) on packed sequences"
 
@@ -65,69 +57,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.jsonl)")
 
 
-def parse_phases(specs: list[str] | None) -> list[tuple[int, int]]:
-    phases = []
-    for spec in specs or ["128:1000"]:
-        try:
-            length, steps = (int(x) for x in spec.split(":"))
-        except ValueError:
-            raise WellreadError(f"--phase {spec!r}: expected LENGTH:STEPS, e.g. 128:1000") from None
-        if length < 8 or steps < 1:
-            raise WellreadError(f"--phase {spec!r}: length must be >= 8 and steps >= 1")
-        phases.append((length, steps))
-    return phases
-
-
-def initial_model(name: str, tokenizer: Tokenizer, max_length: int) -> torch.nn.Module:
-    """A fresh model from a preset name or a config.json file, or a model folder to continue from.
-
-    Preset names win over folders of the same name (write `./tiny` for a folder called tiny).
-    """
-    if name not in PRESETS and name not in ALIASES and Path(name).is_dir():
-        model, report = load_model(name, "pretraining")
-        for line in report.lines():
-            print(line)
-        return model
-    base = load_config(name) if name.endswith(".json") else preset(name)
-    config = base.replace(vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
-                                  max_position_embeddings=max(512, max_length))
-    return build_model(config, "pretraining")
-
-
 def run(args: argparse.Namespace) -> int:
-    phases = parse_phases(args.phase)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    tokenizer = Tokenizer.load(args.data / "tokenizer")
-    model = initial_model(args.model, tokenizer, max(length for length, _ in phases))
-    tokenizer.check_compatible(model.config)
-    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and bf16_supported())
-    rank, _ = distributed()
-    options = MaskingOptions(rate=args.mask_rate, whole_word=args.masking == "whole-word", sentence_order=args.sop)
-    result: dict[str, float] = {}
-    for k, (length, steps) in enumerate(phases, 1):
-        phase_dir = args.out / f"phase{k}-len{length}"
-        if (phase_dir / "done.json").is_file() and args.resume:
-            model, _ = load_model(phase_dir, "pretraining")
-            print(f"phase {k} (length {length}) already complete: {phase_dir}")
-            continue
-        split = args.data / f"len{length}"
-        val = PackedSequences(split / "val") if (split / "val" / "index.json").is_file() else None
-        task = PretrainingTask(PackedSequences(split / "train"), val, tokenizer, options, args.eval_sequences,
-                               group_by_length=0 if args.no_length_grouping else args.batch_size)
-        train_args = TrainArgs(
-            output_dir=phase_dir, max_steps=steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
-            lr=args.lr, weight_decay=args.weight_decay, warmup=args.warmup, optimizer=args.optimizer, bf16=bf16,
-            seed=args.seed + k, eval_every=args.eval_every, save_every=args.save_every, drop_last=True,
-            progress=not args.no_progress, metrics_in_postfix=("mlm_acc", "tokens_per_s"),
-            extra={"data": str(args.data), "phase": k, "length": length})
-        if rank == 0:
-            print(f"phase {k}: length {length}, {steps} steps, {len(task.train)} training sequences, "
-                  f"batch {args.batch_size}, bf16 {'on' if bf16 else 'off'}")
-        result = Trainer(model, task, train_args).fit(resume=args.resume)
-        if rank == 0:
-            (phase_dir / "done.json").write_text(json.dumps({"steps": steps, "eval": result}, indent=2) + "\n")
-    if rank == 0:
-        save_model(model, args.out, tokenizer)
-        print(f"model written to {args.out}" + (f": {json.dumps(result)}" if result else ""))
+    opts = PretrainOptions(**{f.name: getattr(args, f.name) for f in fields(PretrainOptions)})
+    phases = pretrain(opts)
+    if distributed()[0] == 0:
+        last = phases[-1]["eval"]
+        print(f"model written to {opts.out}" + (f": {json.dumps(last)}" if last else ""))
     return 0

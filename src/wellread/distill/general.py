@@ -10,8 +10,6 @@ the student as a Hugging Face folder with the teacher's tokenizer files, ready f
 from __future__ import annotations
 
 import json
-import math
-import shutil
 from pathlib import Path
 
 import torch
@@ -20,13 +18,14 @@ from torch import nn
 from wellread.config import ALIASES, PRESETS, load_config, preset
 from wellread.distill.data import general_inputs
 from wellread.distill.intermediate import LayerDistillTask, LayerStudent, LayerTerms, load_projection
-from wellread.distill.run import DistillOptions, fresh_output, layer_map_for, train_args
+from wellread.distill.run import DistillOptions, layer_map_for, projection_note
 from wellread.distill.teacher import require_same_vocabulary
 from wellread.errors import WellreadError
+from wellread.finetune.run import loop_args, run_options
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, resolve_model_dir
 from wellread.tokenizer import Tokenizer
-from wellread.train.loop import Trainer
+from wellread.train.run import Run
 
 DEFAULT_LENGTH = 128
 
@@ -45,7 +44,8 @@ def general_student(name: str, tok: Tokenizer) -> tuple[nn.Module, Path | None]:
 
 
 def distill_general(opts: DistillOptions) -> dict[str, float]:
-    """Train the student's layers on the teacher's over raw text into `opts.finetune.out`; the last evaluation."""
+    """Train the student's layers on the teacher's over raw text into `opts.finetune.out`; the last evaluation.
+    A finished run (done.json) is kept when resuming."""
     fo = opts.finetune
     if opts.stage not in ("auto", "intermediate"):
         raise WellreadError(f"--task none distils the intermediate layers only; --stage {opts.stage} needs a task")
@@ -53,6 +53,10 @@ def distill_general(opts: DistillOptions) -> dict[str, float]:
         raise WellreadError("--transfer and --augment belong to task distillation; --task none reads --data")
     if not fo.data:
         raise WellreadError("--data is required: a packed corpus (wellread corpus pack) or text files")
+    run = Run(run_options(fo))
+    if run.done is not None:
+        print(f"general distillation already done: {run.out}")
+        return run.done["eval"]
     teacher_folder = resolve_model_dir(opts.teacher)
     tok = Tokenizer.load(teacher_folder)
     teacher, _ = load_model(teacher_folder, "base")
@@ -63,24 +67,16 @@ def distill_general(opts: DistillOptions) -> dict[str, float]:
     max_length = min(fo.max_length or DEFAULT_LENGTH, teacher.config.max_position_embeddings,
                      student.config.max_position_embeddings)
     train, val = general_inputs(fo.data, tok, max_length, fo.progress)
-    out = Path(fo.out)
-    resuming = fresh_output(out, fo.resume)
     model = LayerStudent(student, load_projection(student_folder, student.config.hidden_size,
                                                   teacher.config.hidden_size))
     task = LayerDistillTask(train, val, teacher, tok, layer_map_for(opts.layer_map, student, teacher),
                             LayerTerms.parse(opts.layer_losses), fo.batch_size, fo.eval_batch_size,
                             group_by_length=fo.group_by_length)
-    per_epoch = max(1, math.ceil(task.num_examples() / fo.batch_size))
-    args = train_args(fo, out, fo.epochs_or(3.0), fo.max_steps, fo.lr, fo.eval_every or per_epoch, None,
-                      {"stage": "general", "teacher": opts.teacher, "student": fo.model, "data": fo.data,
-                       "layer_map": task.layer_map, "layer_losses": opts.layer_losses, "max_length": max_length})
-    trainer = Trainer(model, task, args)
-    print(f"general distillation: {task.num_examples()} inputs of at most {max_length} tokens, layer map "
-          f"{task.layer_map}, projection {'learned' if model.projection is not None else 'none (same width)'}, "
-          f"{trainer.total_steps} steps -> {out}", flush=True)
-    result = trainer.fit(resume=resuming)
-    (out / "done.json").write_text(json.dumps({"steps": trainer.total_steps, "eval": result}, indent=2) + "\n")
-    if not fo.keep_checkpoints:
-        shutil.rmtree(out / "checkpoint", ignore_errors=True)
-    print(f"student written to {out}" + (f": {json.dumps(result)}" if result else ""))
-    return result
+    extra = {"stage": "general", "teacher": opts.teacher, "student": fo.model, "data": fo.data,
+             "layer_map": task.layer_map, "layer_losses": opts.layer_losses, "max_length": max_length}
+    run.train(model, task, loop_args(run, fo, extra), lambda t: (
+        f"general distillation: {task.num_examples()} inputs of at most {max_length} tokens, layer map "
+        f"{task.layer_map}, projection {projection_note(model)}, {t.total_steps} steps -> {run.out}"))
+    done = run.finish(report=lambda d: print(f"student written to {run.out}"
+                                             + (f": {json.dumps(d['eval'])}" if d["eval"] else "")))
+    return done["eval"]

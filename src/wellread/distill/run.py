@@ -15,9 +15,6 @@ tokenizers match, else the prediction stage alone (with a note).
 from __future__ import annotations
 
 import json
-import math
-import shutil
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,22 +39,24 @@ from wellread.finetune.run import (
     MAX_LENGTH,
     FinetuneOptions,
     Prepared,
-    bf16_enabled,
     build_task,
     checkpoint_labels,
     default_select_metric,
     evaluate_model,
+    kept_report,
     load_for_task,
+    loop_args,
     prepare,
     print_report,
-    write_results,
+    run_options,
+    write_qa_predictions,
 )
 from wellread.models import head_of_architecture
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import resolve_model_dir
 from wellread.tasks.common import Example
 from wellread.tasks.tag_features import encode_words
 from wellread.tokenizer import Tokenizer
-from wellread.train.loop import TrainArgs, Trainer
+from wellread.train.run import Run
 
 STAGES = ("auto", "both", "intermediate", "prediction")
 TEACHER_CACHE = "teacher_outputs"
@@ -126,27 +125,6 @@ def eval_inputs(task: FinetuneTask) -> tuple[list, list]:
     return list(first[1]), list(first[2])
 
 
-def fresh_output(out: Path, resume: bool) -> bool:
-    """Whether to resume (a checkpoint exists and resume was asked); otherwise stale run files are removed."""
-    resuming = resume and (out / "checkpoint" / "trainer_state.pt").is_file()
-    if not resuming:
-        for stale in ("log.jsonl", "results.json", "done.json"):
-            (out / stale).unlink(missing_ok=True)
-        for stale in ("best", "checkpoint"):
-            shutil.rmtree(out / stale, ignore_errors=True)
-    return resuming
-
-
-def train_args(opts: FinetuneOptions, out: Path, epochs: float, steps: int, lr: float, eval_every: int,
-               select: str | None, extra: dict[str, Any]) -> TrainArgs:
-    """The loop's options for one stage."""
-    return TrainArgs(output_dir=out, max_steps=steps, epochs=epochs, batch_size=opts.batch_size,
-                     grad_accum=opts.grad_accum, lr=lr, weight_decay=opts.weight_decay, warmup=opts.warmup,
-                     bf16=bf16_enabled(opts.bf16), seed=opts.seed, eval_every=eval_every,
-                     save_every=opts.save_every, select_metric=select, progress=opts.progress,
-                     metrics_in_postfix=("train_acc", "tokens_per_s"), extra=extra)
-
-
 # --- the stages ---------------------------------------------------------------------------------------
 
 
@@ -154,14 +132,13 @@ def intermediate_stage(opts: DistillOptions, prep: Prepared, teacher: nn.Module,
                        out: Path) -> Path:
     """Stage 1 into `out`; returns `out`. A finished stage (done.json) is kept when resuming."""
     fo = opts.finetune
-    if fo.resume and (out / "done.json").is_file():
+    run = Run(run_options(fo, out))
+    if run.done is not None:
         print(f"intermediate stage already done: {out}")
         return out
-    resuming = fresh_output(out, fo.resume)
     torch.manual_seed(fo.seed)
     student = load_for_task(fo.model, prep.data, fo.new_head)
-    student_folder = resolve_model_dir(fo.model)
-    model = LayerStudent(student, load_projection(student_folder, student.config.hidden_size,
+    model = LayerStudent(student, load_projection(resolve_model_dir(fo.model), student.config.hidden_size,
                                                   teacher.config.hidden_size))
     ids, types = train_inputs(prep.task)
     if transfer:
@@ -170,19 +147,14 @@ def intermediate_stage(opts: DistillOptions, prep: Prepared, teacher: nn.Module,
     task = LayerDistillTask(Sequences(ids, types), Sequences(*eval_inputs(prep.task)), teacher, prep.tokenizer,
                             layer_map_for(opts.layer_map, student, teacher), LayerTerms.parse(opts.layer_losses),
                             fo.batch_size, fo.eval_batch_size, group_by_length=fo.group_by_length)
-    per_epoch = max(1, math.ceil(task.num_examples() / fo.batch_size))
-    args = train_args(fo, out, opts.intermediate_epochs, opts.intermediate_steps, opts.intermediate_lr or fo.lr,
-                      fo.eval_every or per_epoch, None,
-                      {"stage": "intermediate", "teacher": opts.teacher, "student": fo.model,
-                       "layer_map": task.layer_map, "layer_losses": opts.layer_losses})
-    trainer = Trainer(model, task, args)
-    print(f"intermediate stage: {task.num_examples()} inputs, layer map {task.layer_map}, projection "
-          f"{'learned' if model.projection is not None else 'none (same width)'}, {trainer.total_steps} steps -> {out}",
-          flush=True)
-    result = trainer.fit(resume=resuming)
-    (out / "done.json").write_text(json.dumps({"steps": trainer.total_steps, "eval": result}, indent=2) + "\n")
-    if not fo.keep_checkpoints:
-        shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    extra = {"stage": "intermediate", "teacher": opts.teacher, "student": fo.model, "layer_map": task.layer_map,
+             "layer_losses": opts.layer_losses}
+    args = loop_args(run, fo, extra, epochs=opts.intermediate_epochs, max_steps=opts.intermediate_steps,
+                     lr=opts.intermediate_lr or fo.lr)
+    run.train(model, task, args, lambda t: f"intermediate stage: {task.num_examples()} inputs, layer map "
+                                           f"{task.layer_map}, projection {projection_note(model)}, {t.total_steps} "
+                                           f"steps -> {out}")
+    run.finish()
     return out
 
 
@@ -210,16 +182,15 @@ def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, te
                      teacher_tok: Tokenizer, transfer: list[Example], out: Path) -> dict[str, Any]:
     """Stage 2 into `out`; returns (and writes) results.json's content."""
     fo, data = opts.finetune, prep.data
-    resuming = fresh_output(out, fo.resume)
+    run = Run(run_options(fo, out))
     same = same_vocabulary(prep.tokenizer, teacher_tok)
     transfer_inputs = encode_examples(prep.tokenizer, transfer, prep.max_length) if transfer else ([], [])
     inputs = teacher_inputs(prep, teacher_tok, same, transfer, transfer_inputs)
     rows_needed = len(inputs) * fo.epochs_or(3.0) if not fo.max_steps else fo.max_steps * fo.batch_size
     cache = opts.cache_teacher == "on" or (opts.cache_teacher == "auto" and rows_needed > len(inputs))
-    bf16 = bf16_enabled(fo.bf16)
     if cache:
         rows = TeacherCache.open_or_build(out / TEACHER_CACHE, teacher, resolve_model_dir(opts.teacher), inputs,
-                                          fo.eval_batch_size, bf16, fo.progress)
+                                          fo.eval_batch_size, run.bf16, fo.progress)
     else:
         rows = LiveTeacher(teacher, inputs, fo.eval_batch_size)
     student_maps = encode_words(prep.tokenizer, [s.tokens for s in data.train], prep.max_length)[1] \
@@ -230,36 +201,37 @@ def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, te
     torch.manual_seed(fo.seed)
     student = load_for_task(student_path, data, fo.new_head and student_path == fo.model)
     select = fo.select_metric or default_select_metric(data)
-    per_epoch = max(1, math.ceil(task.num_examples() / fo.batch_size))
-    args = train_args(fo, out, fo.epochs_or(3.0), fo.max_steps, fo.lr, fo.eval_every or per_epoch, select,
-                      {"stage": "prediction", "teacher": opts.teacher, "student": student_path, "alpha": opts.alpha,
-                       "temperature": opts.temperature, "transfer_rows": len(transfer), "cached_teacher": cache})
-    trainer = Trainer(student, task, args)
-    print(f"prediction stage: {data.describe()}, transfer {len(transfer)}; teacher outputs "
-          f"{'cached in ' + str(out / TEACHER_CACHE) if cache else 'computed per batch'}; alpha {opts.alpha:g}, "
-          f"temperature {opts.temperature:g}; {trainer.total_steps} steps -> {out}", flush=True)
-    start = time.perf_counter()
-    trainer.fit(resume=resuming)
-    seconds = time.perf_counter() - start
-    best_step = next((r["step"] for r in trainer.history if r.get(select) == trainer.best), None)
-    report = prep.task.last_report
-    if report is None or trainer.history[-1]["step"] != best_step:
-        report = evaluate_model(load_model(out, HEADS[data.family])[0], prep.task, bf16)  # the model kept
-    teacher_report = evaluate_model(teacher, prep.task if same else _teacher_task(opts, prep, teacher_tok), bf16)
-    results = {
-        "task": data.name, "teacher": opts.teacher, "student": student_path, "out": str(out), "files": data.files,
-        "labels": data.labels, "select_metric": select, "best_step": best_step, "steps": trainer.total_steps,
-        "train_examples": len(data.train), "transfer_examples": len(transfer), "train_seconds": round(seconds, 2),
-        **report.to_json(), "teacher_metrics": teacher_report.metrics, "history": trainer.history,
-        "options": json.loads(json.dumps(asdict(opts), default=str)),
-    }
-    write_results(out, results, report, prep.task)
-    if not fo.keep_checkpoints:
-        for folder in ("best", "checkpoint"):
-            shutil.rmtree(out / folder, ignore_errors=True)
-    print_report(results)
-    print("teacher: " + ", ".join(f"{k} {v:.2f}" for k, v in teacher_report.metrics.items()))
-    return results
+    extra = {"stage": "prediction", "teacher": opts.teacher, "student": student_path, "alpha": opts.alpha,
+             "temperature": opts.temperature, "transfer_rows": len(transfer), "cached_teacher": cache}
+    run.train(student, task, loop_args(run, fo, extra, select_metric=select), lambda t: (
+        f"prediction stage: {data.describe()}, transfer {len(transfer)}; teacher outputs "
+        f"{'cached in ' + str(out / TEACHER_CACHE) if cache else 'computed per batch'}; alpha {opts.alpha:g}, "
+        f"temperature {opts.temperature:g}; {t.total_steps} steps -> {out}"))
+
+    def results() -> dict[str, Any]:
+        report = kept_report(run, prep.task, data.family)
+        if isinstance(prep.task, QATask):
+            write_qa_predictions(prep.task, report, out / "predictions.json")
+        teacher_task = prep.task if same else _teacher_task(opts, prep, teacher_tok)
+        return {
+            "task": data.name, "teacher": opts.teacher, "student": student_path, "out": str(out), "files": data.files,
+            "labels": data.labels, "select_metric": select, "best_step": run.best_step(),
+            "steps": run.trainer.total_steps, "train_examples": len(data.train), "transfer_examples": len(transfer),
+            "train_seconds": round(run.seconds, 2), **report.to_json(),
+            "teacher_metrics": evaluate_model(teacher, teacher_task, run.bf16).metrics,
+            "history": run.trainer.history, "options": json.loads(json.dumps(asdict(opts), default=str)),
+        }
+
+    def report(results: dict[str, Any]) -> None:
+        print_report(results)
+        print("teacher: " + ", ".join(f"{k} {v:.2f}" for k, v in results["teacher_metrics"].items()))
+
+    return run.finish(results, report)
+
+
+def projection_note(model: LayerStudent) -> str:
+    """How the student reaches the teacher's width, for the printout."""
+    return "learned" if model.projection is not None else "none (same width)"
 
 
 def _teacher_task(opts: DistillOptions, prep: Prepared, teacher_tok: Tokenizer) -> FinetuneTask:

@@ -11,15 +11,12 @@ the model folder as length_config.json, where `load_model` (and so every pipelin
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from wellread.config import load_config
 from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency, paired_latency
@@ -41,16 +38,17 @@ from wellread.finetune.data import canonical_task, family_of
 from wellread.finetune.run import (
     HEADS,
     FinetuneOptions,
-    bf16_enabled,
     default_select_metric,
     evaluate_model,
     load_for_task,
+    loop_args,
     prepare,
+    run_options,
 )
 from wellread.models import head_of_architecture
 from wellread.models.checkpoint import load_model, resolve_model_dir
 from wellread.models.length import LengthConfig, save_length_config
-from wellread.train.loop import TrainArgs, Trainer
+from wellread.train.run import Run
 
 
 def fine_tuned_head(folder: Path, family: str, task: str) -> tuple[str, list[str] | None]:
@@ -68,11 +66,12 @@ def fine_tuned_head(folder: Path, family: str, task: str) -> tuple[str, list[str
 
 
 def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1.0) -> dict[str, Any]:
-    """Continue training a fine-tuned model with LengthDrop into `opts.out`; returns (and writes) its results."""
-    out = Path(opts.out)
+    """Continue training a fine-tuned model with LengthDrop into `opts.out`; returns (and writes) its results
+    (`metrics`: the best evaluation, with its step)."""
     task_name = canonical_task(opts.task)
     fine_tuned_head(resolve_model_dir(opts.model), family_of(task_name), task_name)
     prep = prepare(opts)
+    run = Run(run_options(opts))
     model = load_for_task(opts.model, prep.data)
     model.length_config = None  # a configuration searched for the old weights does not fit the new ones
     prep.tokenizer.check_compatible(model.config)
@@ -80,39 +79,27 @@ def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1
     inner.batch_size, inner.group_by_length = opts.batch_size, opts.group_by_length
     task = LengthDropTask(inner, model.config.num_hidden_layers, drop)
     select = opts.select_metric or default_select_metric(prep.data)
-    bf16 = bf16_enabled(opts.bf16)
-    steps_per_epoch = max(1, -(-inner.num_examples() // opts.batch_size))
-    args = TrainArgs(
-        output_dir=out, max_steps=opts.max_steps, epochs=opts.epochs_or(epochs), batch_size=opts.batch_size,
-        grad_accum=opts.grad_accum, lr=opts.lr, weight_decay=opts.weight_decay, warmup=opts.warmup, bf16=bf16,
-        seed=opts.seed, eval_every=opts.eval_every if opts.eval_every is not None else steps_per_epoch,
-        save_every=opts.save_every, select_metric=select, progress=opts.progress,
-        metrics_in_postfix=("train_acc",),
-        extra={"task": prep.data.name, "model": opts.model, "lengthdrop": asdict(drop)})
-    trainer = Trainer(model, task, args)
-    if trainer.rank == 0:
-        skips = f", the smallest skipping layers {list(drop.smallest_skip)}" if drop.smallest_skip else ""
-        print(f"{prep.data.describe()}; LengthDrop p={drop.p}, {drop.sub_models} random sub-models, LayerDrop "
-              f"{drop.layerdrop}{skips}; {trainer.total_steps} steps of {opts.batch_size}, lr {opts.lr:g}, "
-              f"{trainer.world} process(es) -> {out}", flush=True)
-    start = time.perf_counter()
-    trainer.fit(resume=opts.resume and (out / "checkpoint" / "trainer_state.pt").is_file())
-    if trainer.world > 1 and trainer.rank != 0:
-        dist.barrier()  # process 0 writes results.json
-        return json.loads((out / "results.json").read_text(encoding="utf-8"))
-    best = max(trainer.history, key=lambda r: r.get(select, float("-inf")))
-    results = {"task": prep.data.name, "model": opts.model, "out": str(out), "lengthdrop": asdict(drop),
-               "select_metric": select, "best_step": best["step"], "metrics": best, "steps": trainer.total_steps,
-               "batch_size": opts.batch_size, "lr": opts.lr, "train_seconds": round(time.perf_counter() - start, 2),
-               "history": trainer.history}
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    if not opts.keep_checkpoints:
-        for stale in ("best", "checkpoint"):
-            shutil.rmtree(out / stale, ignore_errors=True)
-    print(f"best at step {best['step']}: " + ", ".join(f"{k} {v:.2f}" for k, v in best.items() if k != "step"))
-    if trainer.world > 1:
-        dist.barrier()
-    return results
+    extra = {"task": prep.data.name, "model": opts.model, "lengthdrop": asdict(drop)}
+    args = loop_args(run, opts, extra, epochs=opts.epochs_or(epochs), select_metric=select,
+                     metrics_in_postfix=("train_acc",))
+    skips = f", the smallest skipping layers {list(drop.smallest_skip)}" if drop.smallest_skip else ""
+    run.train(model, task, args, lambda t: (
+        f"{prep.data.describe()}; LengthDrop p={drop.p}, {drop.sub_models} random sub-models, LayerDrop "
+        f"{drop.layerdrop}{skips}; {t.total_steps} steps of {opts.batch_size}, lr {opts.lr:g}, "
+        f"{t.world} process(es) -> {run.out}"))
+
+    def results() -> dict[str, Any]:
+        best = run.best()
+        return {"task": prep.data.name, "model": opts.model, "out": str(run.out), "lengthdrop": asdict(drop),
+                "select_metric": select, "best_step": run.best_step(), "metrics": best,
+                "steps": run.trainer.total_steps, "batch_size": opts.batch_size, "lr": opts.lr,
+                "train_seconds": round(run.seconds, 2), "history": run.trainer.history}
+
+    def report(results: dict[str, Any]) -> None:
+        best = results["metrics"]
+        print(f"best at step {best['step']}: " + ", ".join(f"{k} {v:.2f}" for k, v in best.items() if k != "step"))
+
+    return run.finish(results, report)
 
 
 # --- the search -------------------------------------------------------------------------------------

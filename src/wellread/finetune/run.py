@@ -10,16 +10,12 @@ grid reuses one tokenised task for all its runs. Output folder: the model in the
 from __future__ import annotations
 
 import json
-import math
 import re
-import shutil
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from wellread.config import load_config
@@ -29,12 +25,12 @@ from wellread.finetune.classification import ClassificationTask
 from wellread.finetune.data import CustomColumns, TaskData, canonical_task, family_of, load_task_data
 from wellread.finetune.qa import QATask
 from wellread.finetune.tagging import TaggingTask
-from wellread.hardware import bf16_supported
 from wellread.models import head_of_architecture, init_weights
 from wellread.models.checkpoint import load_model, resolve_model_dir
 from wellread.tasks import label_permutation, write_predictions
 from wellread.tokenizer import Tokenizer
-from wellread.train.loop import TrainArgs, Trainer
+from wellread.train.loop import TrainArgs
+from wellread.train.run import Run, RunOptions
 
 HEADS = {"classification": "sequence-classification", "qa": "question-answering", "tagging": "token-classification"}
 MAX_LENGTH = {"classification": 128, "qa": 384, "tagging": 256}
@@ -207,13 +203,6 @@ def prepare(opts: FinetuneOptions, train: bool = True, split: str = "dev", label
 # --- running --------------------------------------------------------------------------------------
 
 
-def bf16_enabled(choice: str) -> bool:
-    """--bf16 auto|on|off: auto uses bf16 autocast where the CPU has native bf16 instructions."""
-    if choice not in ("auto", "on", "off"):
-        raise WellreadError(f"--bf16 must be auto, on or off, not {choice!r}")
-    return choice == "on" or (choice == "auto" and bf16_supported())
-
-
 def evaluate_model(model: nn.Module, task: FinetuneTask, bf16: bool = False) -> EvalReport:
     """The task's full evaluation of `model` (eval mode, no gradients, optional bf16 autocast)."""
     model.eval()
@@ -221,72 +210,63 @@ def evaluate_model(model: nn.Module, task: FinetuneTask, bf16: bool = False) -> 
         return task.score(model)
 
 
+def run_options(opts: FinetuneOptions, out: Path | str | None = None, resume: bool | None = None) -> RunOptions:
+    """The harness options of a task job: `opts.out` (or `out`), resume, checkpoints and precision."""
+    return RunOptions(Path(out if out is not None else opts.out), opts.resume if resume is None else resume,
+                      opts.keep_checkpoints, opts.bf16)
+
+
+def loop_args(run: Run, opts: FinetuneOptions, extra: dict[str, Any], **changes: Any) -> TrainArgs:
+    """The training loop's options of a task job: `opts`' hyper-parameters (3 epochs unless given) and evaluation
+    cadence, with `changes` (a grid run's lr, a stage's epochs, the select metric) and `extra` for the log."""
+    args = run.args(max_steps=opts.max_steps, epochs=opts.epochs_or(3.0), batch_size=opts.batch_size,
+                    grad_accum=opts.grad_accum, lr=opts.lr, weight_decay=opts.weight_decay, warmup=opts.warmup,
+                    seed=opts.seed, eval_every=opts.eval_every, save_every=opts.save_every, progress=opts.progress,
+                    metrics_in_postfix=("train_acc", "tokens_per_s"), extra=extra)
+    return replace(args, **changes)
+
+
+def kept_report(run: Run, task: FinetuneTask, family: str) -> EvalReport:
+    """The full evaluation of the model a run kept: the last evaluation's when it was the best and at the end,
+    else the saved model evaluated again."""
+    trainer = run.trainer
+    last = trainer.history[-1]["step"] if trainer.history else None
+    if task.last_report is not None and last == trainer.step and run.best_step() in (None, last):
+        return task.last_report
+    return evaluate_model(load_model(run.out, HEADS[family])[0], task, run.bf16)
+
+
 def train_once(opts: FinetuneOptions, prep: Prepared, out: Path, lr: float, batch_size: int, epochs: float,
                resume: bool = False) -> dict[str, Any]:
     """Fine-tune a fresh copy of the model into `out`; returns (and writes) its results."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    resuming = resume and (out / "checkpoint" / "trainer_state.pt").is_file()
-    if not resuming:
-        for stale in ("log.jsonl", "results.json"):
-            (out / stale).unlink(missing_ok=True)
-        for stale in ("best", "checkpoint"):
-            shutil.rmtree(out / stale, ignore_errors=True)
+    run = Run(run_options(opts, out, resume))
     data, task = prep.data, prep.task
-    task.batch_size, task.group_by_length = batch_size, opts.group_by_length
-    task.last_report = None
+    task.batch_size, task.group_by_length, task.last_report = batch_size, opts.group_by_length, None
     torch.manual_seed(opts.seed)  # the new head's initialisation
     model = load_for_task(opts.model, data, opts.new_head)
     prep.tokenizer.check_compatible(model.config)
     if data.family == "qa":
         model.config.extra["squad_v2"] = data.version == "2.0"  # lets `wellread predict` answer "no answer"
     select = opts.select_metric or default_select_metric(data)
-    bf16 = bf16_enabled(opts.bf16)
-    steps_per_epoch = math.ceil(task.num_examples() / batch_size) if task.num_examples() else 1
-    args = TrainArgs(
-        output_dir=out, max_steps=opts.max_steps, epochs=epochs, batch_size=batch_size, grad_accum=opts.grad_accum,
-        lr=lr, weight_decay=opts.weight_decay, warmup=opts.warmup, bf16=bf16, seed=opts.seed,
-        eval_every=opts.eval_every if opts.eval_every is not None else steps_per_epoch,
-        save_every=opts.save_every, select_metric=select, progress=opts.progress,
-        metrics_in_postfix=("train_acc", "tokens_per_s"),
-        extra={"task": data.name, "model": opts.model, "files": data.files, "max_length": prep.max_length})
-    trainer = Trainer(model, task, args)
-    if trainer.rank == 0:
-        print(f"{data.describe()}; {trainer.total_steps} steps of {batch_size}, lr {lr:g}, "
-              f"bf16 {'on' if bf16 else 'off'}, {trainer.world} process(es) -> {out}", flush=True)
-    start = time.perf_counter()
-    trainer.fit(resume=resuming)
-    seconds = time.perf_counter() - start
-    if trainer.world > 1 and trainer.rank != 0:
-        dist.barrier()  # process 0 evaluates the saved model and writes results.json
-        return json.loads((out / "results.json").read_text(encoding="utf-8"))
-    best_step = next((r["step"] for r in trainer.history if r.get(select) == trainer.best), None)
-    last = trainer.history[-1]["step"] if trainer.history else None
-    report = task.last_report
-    if report is None or last != trainer.step or (best_step is not None and best_step != last):
-        report = evaluate_model(load_model(out, HEADS[data.family])[0], task, bf16)  # the model that was saved
-    results = {
-        "task": data.name, "model": opts.model, "out": str(out), "files": data.files, "labels": data.labels,
-        "select_metric": select, "best_step": best_step, "steps": trainer.total_steps, "batch_size": batch_size,
-        "lr": lr, "epochs": epochs, "train_examples": len(data.train), "train_features": task.num_examples(),
-        "max_length": prep.max_length, "bf16": bf16, "train_seconds": round(seconds, 2),
-        **report.to_json(), "history": trainer.history, "options": _jsonable(asdict(opts)),
-    }
-    write_results(out, results, report, task)
-    if not opts.keep_checkpoints:
-        for folder in ("best", "checkpoint"):
-            shutil.rmtree(out / folder, ignore_errors=True)
-    print_report(results)
-    if trainer.world > 1:
-        dist.barrier()
-    return results
+    extra = {"task": data.name, "model": opts.model, "files": data.files, "max_length": prep.max_length}
+    args = loop_args(run, opts, extra, epochs=epochs, batch_size=batch_size, lr=lr, select_metric=select)
+    run.train(model, task, args, lambda t: f"{data.describe()}; {t.total_steps} steps of {batch_size}, lr {lr:g}, "
+                                           f"bf16 {'on' if run.bf16 else 'off'}, {t.world} process(es) -> {run.out}")
 
+    def results() -> dict[str, Any]:
+        report = kept_report(run, task, data.family)
+        if isinstance(task, QATask):
+            write_qa_predictions(task, report, run.out / "predictions.json")
+        return {
+            "task": data.name, "model": opts.model, "out": str(run.out), "files": data.files, "labels": data.labels,
+            "select_metric": select, "best_step": run.best_step(), "steps": run.trainer.total_steps,
+            "batch_size": batch_size, "lr": lr, "epochs": epochs, "train_examples": len(data.train),
+            "train_features": task.num_examples(), "max_length": prep.max_length, "bf16": run.bf16,
+            "train_seconds": round(run.seconds, 2), **report.to_json(), "history": run.trainer.history,
+            "options": _jsonable(asdict(opts)),
+        }
 
-def write_results(out: Path, results: dict[str, Any], report: EvalReport, task: FinetuneTask) -> None:
-    """results.json, and for QA the predictions of each evaluation set in the official SQuAD format."""
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    if isinstance(task, QATask):
-        write_qa_predictions(task, report, out / "predictions.json")
+    return run.finish(results, report=print_report)
 
 
 def write_qa_predictions(task: QATask, report: EvalReport, path: Path) -> None:

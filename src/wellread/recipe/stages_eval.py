@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,23 +51,18 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
 
 
 def evaluate_record(record: StageRecord, split: str, target: Path) -> dict[str, Any]:
-    """`wellread evaluate` (its own code, in this process) on a fine-tune stage's model and data."""
-    from wellread.commands import evaluate
+    """`evaluate()` (what `wellread evaluate` runs) on a fine-tune stage's model and data; the results also go to
+    `target`."""
+    from wellread.finetune.data import CustomColumns
+    from wellread.finetune.evaluate import evaluate
+    from wellread.finetune.run import FinetuneOptions
 
     opts = record.details["options"]
-    argv = ["--model", record.outputs["finetuned"], "--task", opts["task"], "--data", *record.details["data"],
-            "--split", split, "--output", str(target), "--text-column", opts["text_column"],
-            "--label-column", opts["label_column"], "--bf16", opts["bf16"]]
-    if opts.get("text_pair_column"):
-        argv += ["--text-pair-column", opts["text_pair_column"]]
-    if opts.get("max_length"):
-        argv += ["--max-length", str(opts["max_length"])]
-    if opts.get("dev_limit"):
-        argv += ["--dev-limit", str(opts["dev_limit"])]
-    parser = argparse.ArgumentParser(prog="wellread evaluate")
-    evaluate.add_arguments(parser)
-    evaluate.run(parser.parse_args(argv))
-    return json.loads(target.read_text(encoding="utf-8"))
+    columns = CustomColumns(opts["text_column"], opts.get("text_pair_column"), opts["label_column"])
+    return evaluate(FinetuneOptions(
+        model=record.outputs["finetuned"], task=opts["task"], data=list(record.details["data"]), out=target.parent,
+        columns=columns, max_length=opts.get("max_length"), dev_limit=opts.get("dev_limit") or None, bf16=opts["bf16"]),
+        split, output=target)
 
 
 def check_reproduces(record: StageRecord, metrics: dict[str, float], tolerance: float = 0.05) -> None:

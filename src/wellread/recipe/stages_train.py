@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,30 +10,19 @@ from wellread.recipe import options as o
 from wellread.recipe.base import StageContext, StageResult
 
 
-def pretrain_argv(opts: o.PretrainOptions, packed: str, out: Path, resume: bool) -> list[str]:
-    """The `wellread pretrain` arguments for these options."""
-    argv = ["--data", packed, "--out", str(out), "--model", opts.model]
-    for phase in opts.phases:
-        argv += ["--phase", phase]
-    for name in ("batch_size", "grad_accum", "lr", "warmup", "weight_decay", "optimizer", "masking", "mask_rate",
-                 "bf16", "eval_every", "eval_sequences", "save_every", "threads", "seed"):
-        argv += [f"--{name.replace('_', '-')}", str(getattr(opts, name))]
-    return argv + (["--sop"] if opts.sop else []) + (["--resume"] if resume else [])
-
-
 def run_pretrain(opts: o.PretrainOptions, ctx: StageContext) -> StageResult:
-    """`wellread pretrain`'s own code, in this process; details: each phase's final validation figures."""
-    from wellread.commands import pretrain
+    """`pretrain()` into the stage folder; details: each phase's final validation figures."""
     from wellread.config import load_config
+    from wellread.train.pretrain import PretrainOptions, pretrain
 
-    parser = argparse.ArgumentParser(prog="wellread pretrain")
-    pretrain.add_arguments(parser)
-    pretrain.run(parser.parse_args(pretrain_argv(opts, ctx.inputs["packed"], ctx.out, ctx.resume)))
-    phases = []
-    for k, spec in enumerate(opts.phases, 1):
-        length, steps = spec.split(":")
-        done = json.loads((ctx.out / f"phase{k}-len{length}" / "done.json").read_text(encoding="utf-8"))
-        phases.append({"length": int(length), "steps": int(steps), "eval": done.get("eval", {})})
+    finished = pretrain(PretrainOptions(
+        data=Path(ctx.inputs["packed"]), out=ctx.out, model=opts.model, phase=list(opts.phases),
+        batch_size=opts.batch_size, grad_accum=opts.grad_accum, lr=opts.lr, warmup=opts.warmup,
+        weight_decay=opts.weight_decay, optimizer=opts.optimizer, masking=opts.masking, mask_rate=opts.mask_rate,
+        sop=opts.sop, bf16=opts.bf16, eval_every=opts.eval_every, eval_sequences=opts.eval_sequences,
+        save_every=opts.save_every, threads=opts.threads, seed=opts.seed, resume=ctx.resume))
+    phases = [{"length": int(spec.split(":")[0]), "steps": done["steps"], "eval": done["eval"]}
+              for spec, done in zip(opts.phases, finished, strict=True)]
     final = phases[-1]["eval"]
     config = load_config(ctx.out)
     summary = (f"val MLM acc {100 * final['val_mlm_acc']:.1f}%, perplexity {final['val_perplexity']:.1f}"

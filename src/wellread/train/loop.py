@@ -74,10 +74,13 @@ class TrainArgs:
     optimizer: str = "adamw"
     max_grad_norm: float = 1.0
     bf16: bool = False
+    device: str = "cpu"
+    """Where the model trains (autocast's device type); the run harness (train/run.py) checks it."""
     seed: int = 0
     log_every: int = 10
-    eval_every: int = 0
-    """Evaluate every N steps (0: only at the end)."""
+    eval_every: int | None = None
+    """Evaluate every N optimizer steps; None: once per epoch (`Trainer.steps_per_epoch`); 0: only at the end.
+    Always at the end too."""
     save_every: int = 0
     """Write a resumable checkpoint every N steps (0: only at the end)."""
     select_metric: str | None = None
@@ -130,6 +133,7 @@ class Trainer:
         if per_epoch == 0:
             raise WellreadError(f"{n} training examples cannot fill one batch of {args.batch_size}")
         self.steps_per_epoch = per_epoch
+        self.eval_every = args.eval_every if args.eval_every is not None else per_epoch
         self.total_steps = args.max_steps or max(1, round(args.epochs * per_epoch))
         warmup = args.warmup if args.warmup >= 1 else args.warmup * self.total_steps
         self.optimizer = build_optimizer(model, args.optimizer, args.lr, args.weight_decay)
@@ -222,7 +226,7 @@ class Trainer:
             for j, part in enumerate(parts):
                 sync = i == len(batches) - 1 and j == len(parts) - 1  # DDP reduces gradients once, at the end
                 with self.ddp.no_sync() if self.world > 1 and not sync else contextlib.nullcontext():
-                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.args.bf16):
+                    with torch.autocast(self.args.device, dtype=torch.bfloat16, enabled=self.args.bf16):
                         loss, stats = part()
                     # DDP averages gradients over processes: scale so the result is the global-batch mean
                     (loss.float() * (self.world / total)).backward()
@@ -247,7 +251,7 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.args.bf16):
+        with torch.inference_mode(), torch.autocast(self.args.device, dtype=torch.bfloat16, enabled=self.args.bf16):
             return self.task.evaluate(self.model)
 
     def fit(self, resume: bool = False) -> dict[str, float]:
@@ -277,7 +281,7 @@ class Trainer:
                                      if k in summary})
                     self._log(log, {"type": "train", **summary})
                     window, train_seconds = [], 0.0
-                at_eval = self.args.eval_every and self.step % self.args.eval_every == 0
+                at_eval = self.eval_every and self.step % self.eval_every == 0
                 if at_eval or self.step == self.total_steps:
                     last_eval = self._evaluate_and_keep(log)
                     if self.rank == 0:

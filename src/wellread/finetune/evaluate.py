@@ -1,0 +1,73 @@
+"""Evaluate a fine-tuned model on a task's dev (or test) data, beside the majority-class baseline: what
+`wellread evaluate` and a recipe's evaluate stage run.
+
+The model folder must have the task's head and, for classifiers, the task's label set (in any order: predictions
+are read by label name). The majority baseline uses the train split when it is found beside the evaluated file,
+else the evaluated set itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from wellread.config import load_config
+from wellread.errors import WellreadError
+from wellread.finetune.data import canonical_task, family_of
+from wellread.finetune.qa import QATask
+from wellread.finetune.run import (
+    HEADS,
+    FinetuneOptions,
+    check_labels,
+    evaluate_model,
+    prepare,
+    print_report,
+    write_qa_predictions,
+)
+from wellread.models import head_of_architecture
+from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.tasks import TASKS
+from wellread.train.run import bf16_enabled
+
+
+def model_head(folder: Path) -> tuple[str, list[str] | None, bool]:
+    """The head a fine-tuned folder was saved with, its label names, and whether it is a regression head."""
+    config = load_config(folder)
+    if not config.architectures:
+        raise WellreadError(f"{folder}/config.json names no architecture: is this a fine-tuned model?")
+    head = head_of_architecture(config.architectures[0])
+    labels = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else None
+    return head, labels, config.problem_type == "regression"
+
+
+def evaluate(opts: FinetuneOptions, split: str = "dev", output: Path | None = None,
+             predictions: Path | None = None) -> dict[str, Any]:
+    """Evaluate `opts.model` on `split` of `opts.data` and print the report; returns the results, also written to
+    `output` (JSON) when given, and for QA the predictions to `predictions` (official SQuAD format)."""
+    if not opts.data:
+        raise WellreadError("--data is required: a data folder or SPLIT=FILE items")
+    folder = resolve_model_dir(opts.model)
+    task = canonical_task(opts.task)
+    family = family_of(task)
+    head, labels, regression = model_head(folder)
+    if head != HEADS[family]:
+        raise WellreadError(f"{folder} has a {head} head; {task} needs a {HEADS[family]} model")
+    spec = TASKS.get(task)
+    if spec is not None and labels is not None:
+        check_labels(folder, task, list(spec.labels), spec.is_regression, labels, regression)
+    opts = replace(opts, task=task, columns=replace(opts.columns, regression=regression))
+    prep = prepare(opts, train=False, split=split, labels=labels if family != "qa" else None)
+    model, _ = load_model(folder, HEADS[family])
+    prep.tokenizer.check_compatible(model.config)
+    report = evaluate_model(model, prep.task, bf16_enabled(opts.bf16))
+    results: dict[str, Any] = {"task": task, "model": str(folder), "split": split, "files": prep.data.files,
+                               **report.to_json()}
+    print_report(results)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if predictions and isinstance(prep.task, QATask):
+        write_qa_predictions(prep.task, report, predictions)
+    return results
