@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-HELP = "build clean, de-duplicated pretraining corpora from raw dumps (text, JSONL, Wikipedia, Common Crawl)"
-
 BUILD_DESCRIPTION = """\
 Read raw text, normalise it, drop low-quality documents, exact and near duplicates, and write shards.
 

@@ -16,7 +16,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from wellread.config import load_config
 from wellread.errors import WellreadError
 from wellread.finetune.data import canonical_task, family_of
-from wellread.finetune.options import add_data_arguments, add_model_arguments, options_from_args
+from wellread.finetune.options import EvaluateOptions, FinetuneOptions
 from wellread.finetune.qa import QATask
 from wellread.finetune.run import (
     HEADS,
@@ -37,18 +36,10 @@ from wellread.finetune.run import (
 )
 from wellread.models import head_of_architecture
 from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.options import narrow
 from wellread.tasks import TASKS
 
-HELP = "evaluate a fine-tuned model on a task's dev/test data (metrics beside the majority baseline)"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
-    add_data_arguments(p)
-    p.add_argument("--split", choices=["dev", "test"], default="dev", help="the split to evaluate (default dev)")
-    p.add_argument("--output", type=Path, default=None, help="write the results as JSON to this file")
-    p.add_argument("--predictions", type=Path, default=None,
-                   help="QA: write the predictions (official SQuAD format) to this file")
+OPTIONS = EvaluateOptions
 
 
 def model_head(folder: Path) -> tuple[str, list[str] | None, bool]:
@@ -61,9 +52,7 @@ def model_head(folder: Path) -> tuple[str, list[str] | None, bool]:
     return head, labels, config.problem_type == "regression"
 
 
-def run(args: argparse.Namespace) -> int:
-    if not args.data:
-        raise WellreadError("--data is required: a data folder or SPLIT=FILE items")
+def run(args: EvaluateOptions) -> int:
     folder = resolve_model_dir(args.model)
     task = canonical_task(args.task)
     family = family_of(task)
@@ -73,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     spec = TASKS.get(task)
     if spec is not None and labels is not None:
         check_labels(folder, task, list(spec.labels), spec.is_regression, labels, regression)
-    opts = options_from_args(args, task=task)
-    opts.columns.regression = regression
+    opts = narrow(FinetuneOptions, args, task=task, regression=regression)
     prep = prepare(opts, train=False, split=args.split, labels=labels if family != "qa" else None)
     model, _ = load_model(folder, HEADS[family])
     prep.tokenizer.check_compatible(model.config)

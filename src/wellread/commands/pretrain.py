@@ -31,8 +31,6 @@ from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer, bf16_supported, distributed
 from wellread.train.pretraining import MaskingOptions, PretrainingTask
 
-HELP = "pretrain a compact BERT (masked-LM, optional sentence-order prediction) on packed sequences"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="folder written by `wellread corpus pack`")

@@ -21,8 +21,6 @@ import json
 from wellread.errors import TokenizerError
 from wellread.tokenizer import DEFAULT_TRAIN_SPECIAL_TOKENS, TRUNCATION_STRATEGIES, Tokenizer, corpus_files, iter_lines
 
-HELP = "train a WordPiece tokenizer on text files, or encode a text with one"
-
 TRAIN_DOC = """Train a WordPiece vocabulary on FILES (files, folders or globs; .gz/.bz2 accepted), one text per line.
 
 Example:

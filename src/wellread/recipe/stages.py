@@ -8,6 +8,9 @@ packed, model (a pretrained encoder), finetuned (a model with a task head).
 
 from __future__ import annotations
 
+from wellread.distill.options import DistillOptions, GeneralDistillOptions
+from wellread.dynamic.options import LengthDropOptions, SearchOptions
+from wellread.finetune.options import FinetuneOptions
 from wellread.recipe import (
     card,
     stages_data,
@@ -30,16 +33,16 @@ def _registry() -> dict[str, StageType]:
                           ("packed",)),
         "pretrain": StageType(o.PretrainOptions, stages_train.run_pretrain, {"packed": "packed"}, ("model",),
                               resumable=True),
-        "general-distill": StageType(o.GeneralDistillOptions, stages_distill.run_general_distill,
+        "general-distill": StageType(GeneralDistillOptions, stages_distill.run_general_distill,
                                      {"data": "corpus"}, ("model",), resumable=True),
-        "finetune": StageType(o.FinetuneOptions, stages_train.run_finetune, {"model": "model", "data": "task"},
+        "finetune": StageType(FinetuneOptions, stages_train.run_finetune, {"model": "model", "data": "task"},
                               ("finetuned",), resumable=True),
-        "distill": StageType(o.DistillOptions, stages_distill.run_distill,
+        "distill": StageType(DistillOptions, stages_distill.run_distill,
                              {"teacher": "finetuned", "student": "model", "data": "task"}, ("finetuned",),
                              resumable=True),
-        "lengthdrop": StageType(o.LengthDropOptions, stages_dynamic.run_lengthdrop,
+        "lengthdrop": StageType(LengthDropOptions, stages_dynamic.run_lengthdrop,
                                 {"model": "finetuned", "data": "task"}, ("finetuned",), resumable=True),
-        "search": StageType(o.SearchOptions, stages_dynamic.run_search, {}, ()),
+        "search": StageType(SearchOptions, stages_dynamic.run_search, {}, ()),
         "export": StageType(o.ExportOptions, stages_export.run_export, {}, ()),
         "evaluate": StageType(o.EvaluateOptions, stages_eval.run_evaluate, {}, ()),
         "card": StageType(o.CardOptions, card.run_card, {}, ()),

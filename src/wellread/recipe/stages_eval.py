@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -59,20 +59,12 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
 def evaluate_record(record: StageRecord, split: str, target: Path) -> dict[str, Any]:
     """`wellread evaluate` (its own code, in this process) on a fine-tune stage's model and data."""
     from wellread.commands import evaluate
+    from wellread.finetune.options import EvaluateOptions
 
     opts = record.details["options"]
-    argv = ["--model", record.outputs["finetuned"], "--task", opts["task"], "--data", *record.details["data"],
-            "--split", split, "--output", str(target), "--text-column", opts["text_column"],
-            "--label-column", opts["label_column"], "--bf16", opts["bf16"]]
-    if opts.get("text_pair_column"):
-        argv += ["--text-pair-column", opts["text_pair_column"]]
-    if opts.get("max_length"):
-        argv += ["--max-length", str(opts["max_length"])]
-    if opts.get("dev_limit"):
-        argv += ["--dev-limit", str(opts["dev_limit"])]
-    parser = argparse.ArgumentParser(prog="wellread evaluate")
-    evaluate.add_arguments(parser)
-    evaluate.run(parser.parse_args(argv))
+    keys = {f.name for f in dataclasses.fields(EvaluateOptions)} - {"model", "data", "split", "output"}
+    evaluate.run(EvaluateOptions(**{k: v for k, v in opts.items() if k in keys}, model=record.outputs["finetuned"],
+                                 data=list(record.details["data"]), split=split, output=target))
     return json.loads(target.read_text(encoding="utf-8"))
 
 
