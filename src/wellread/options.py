@@ -4,7 +4,8 @@ A field declared with `option(...)` is a command-line option of `wellread JOB` (
 read back by `from_args`) and a key of the job's recipe stage (validated by `wellread.recipe.schema`), with one
 type, one default and one line of help. A field's metadata says where it does not belong: `cli=False` (set only
 by a recipe or by code) or `recipe=False` (a recipe wires it, like `out`, or it belongs to one invocation, like
-`resume`); `RECIPE_EXCLUDED` lists the names a recipe never takes.
+`resume`); `RECIPE_EXCLUDED` lists the names a recipe never takes (the stage's folder is its `out`, the recipe
+runner decides when to resume or replace, and a recipe always shows its progress).
 
 Spelling: field `batch_size` is `--batch-size`; a bool that defaults to False is a switch (`--grid`), one that
 defaults to True is switched off by `--no-NAME` unless `flag` names it otherwise (`--no-length-grouping` for
@@ -30,9 +31,8 @@ from typing import Any
 from wellread.errors import WellreadError
 
 KEY = "wellread"
-RECIPE_EXCLUDED = ("out", "resume", "progress")
-"""Options of a command that no recipe stage takes: the stage's folder is its `out`, and the recipe runner decides
-when to resume; a recipe always shows progress."""
+RECIPE_EXCLUDED = ("out", "resume", "progress", "overwrite", "quiet")
+"""Options of a command that belong to one invocation: no recipe stage takes them."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class Meta:
     """Required in a recipe stage although it has a default (None) for code that fills it in later."""
     append: bool = False
     comma: bool = False
+    positional: bool = False
+    """A positional argument (`wellread corpus build INPUT...`), not a --flag."""
 
 
 def option(default: Any = MISSING, *, help: str = "", choices: tuple[Any, ...] | list[Any] | None = None,
@@ -110,8 +112,8 @@ def unwrap(tp: Any) -> tuple[Any, bool]:
 
 
 def item_type(tp: Any) -> Any:
-    """The item type of `list[X]`, or None for a non-list type."""
-    return typing.get_args(tp)[0] if typing.get_origin(tp) is list else None
+    """The item type of `list[X]` or `tuple[X, ...]`, or None for another type."""
+    return typing.get_args(tp)[0] if typing.get_origin(tp) in (list, tuple) else None
 
 
 def _show(value: Any) -> str:
@@ -170,6 +172,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         kwargs["type"] = str if m.comma else _converter(item or tp)
         if item is not None:
             kwargs.update(action="append") if m.append else kwargs.update(nargs="+")
+        if m.positional:
+            del kwargs["dest"]
+            target.add_argument(f.name, metavar=m.metavar or f.name.upper(), **kwargs)
+            continue
         if m.choices:
             kwargs["choices"] = m.choices
         if m.metavar:
@@ -195,6 +201,8 @@ def from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
             continue
         if m.comma and value is not None:
             value = _split(value, item_type(unwrap(hints[f.name])[0]) or str, flag_of(f))
+        if typing.get_origin(unwrap(hints[f.name])[0]) is tuple and isinstance(value, list):
+            value = tuple(value)
         values[f.name] = value
     values.update(overrides)
     options = cls(**values)

@@ -31,29 +31,6 @@ class PackageDocsOptions:
 
 
 @dataclass
-class CorpusOptions:
-    """`corpus build`: raw files -> clean, de-duplicated corpus (the snapshot)."""
-
-    inputs: list[str] | None = None
-    """Files, folders or globs (default: the previous stage's raw text)."""
-    exclude: list[str] = field(default_factory=list)
-    decontaminate: list[str] = field(default_factory=list)
-    snapshot_date: str | None = None
-    input_format: str = option("auto", choices=("auto", "text", "jsonl", "wiki", "wet", "conll"))
-    text_field: str = "text"
-    doc_split: str = option("auto", choices=("auto", "blank-line", "line"))
-    min_words: int = 5
-    min_stopword_ratio: float = 0.05
-    exact_dedup: bool = True
-    near_dedup: bool = True
-    near_threshold: float = 0.8
-    workers: int = 0
-
-    def check(self) -> Checks:
-        return [("near_threshold", "must be in (0, 1]")] if not 0 < self.near_threshold <= 1 else []
-
-
-@dataclass
 class TokenizerOptions:
     """A fresh uncased (or cased) WordPiece vocabulary trained on the corpus."""
 

@@ -160,6 +160,9 @@ def convert(value: Any, tp: Any, path: Path_, problems: Problems) -> Any:
         (item_type,) = typing.get_args(tp)
         items = value if isinstance(value, list) else [value]
         return [convert(v, item_type, (*path, i), problems) for i, v in enumerate(items)]
+    if origin is tuple:  # tuple[X, ...]
+        items = value if isinstance(value, list) else [value]
+        return tuple(convert(v, typing.get_args(tp)[0], (*path, i), problems) for i, v in enumerate(items))
     if origin is dict:
         key_type, item_type = typing.get_args(tp)
         if not isinstance(value, dict):

@@ -8,6 +8,7 @@ packed, model (a pretrained encoder), finetuned (a model with a task head).
 
 from __future__ import annotations
 
+from wellread.corpus.build import BuildOptions
 from wellread.distill.options import DistillOptions, GeneralDistillOptions
 from wellread.dynamic.options import LengthDropOptions, SearchOptions
 from wellread.finetune.options import FinetuneOptions
@@ -27,7 +28,7 @@ from wellread.recipe.base import StageType
 def _registry() -> dict[str, StageType]:
     return {
         "package-docs": StageType(o.PackageDocsOptions, stages_data.run_package_docs, {}, ("raw", "task")),
-        "corpus": StageType(o.CorpusOptions, stages_data.run_corpus, {"inputs": "raw"}, ("corpus",)),
+        "corpus": StageType(BuildOptions, stages_data.run_corpus, {"inputs": "raw"}, ("corpus",)),
         "tokenizer": StageType(o.TokenizerOptions, stages_data.run_tokenizer, {"corpus": "corpus"}, ("tokenizer",)),
         "pack": StageType(o.PackOptions, stages_data.run_pack, {"corpus": "corpus", "tokenizer": "tokenizer"},
                           ("packed",)),
