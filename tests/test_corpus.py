@@ -351,7 +351,7 @@ def test_report_and_manifest(tmp_path: Path):
     assert [Path(s["path"]).name for s in manifest["sources"]] == ["a.txt"]
     import hashlib
     assert manifest["sources"][0]["sha256"] == hashlib.sha256((tmp_path / "in" / "a.txt").read_bytes()).hexdigest()
-    assert manifest["options"]["filters"]["min_words"] == 5
+    assert manifest["options"]["min_words"] == 5
     assert manifest["wellread_version"]
     assert manifest["shards"][0]["documents"] == 6
 

@@ -15,11 +15,11 @@ import torch.multiprocessing as mp
 
 from wellread.cli import main
 from wellread.config import BertConfig
+from wellread.dynamic.options import LengthDropOptions
 from wellread.dynamic.run import lengthdrop
-from wellread.dynamic.train import LengthDropOptions, LengthDropTask, distillation
+from wellread.dynamic.train import LengthDropTask, Sandwich, distillation
 from wellread.errors import ConfigError
 from wellread.finetune import ClassificationTask, QATask, TaggingTask, load_task_data
-from wellread.finetune.run import FinetuneOptions
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
 from wellread.models.length import FILE_NAME, LengthConfig
@@ -96,7 +96,7 @@ def classifier(tok: Tokenizer, data: Path) -> tuple[torch.nn.Module, Classificat
 
 def test_sandwich_draws_smallest_and_seeded_random_sub_models(tok, data) -> None:
     model, inner = classifier(tok, data)
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.3, sub_models=3, layerdrop=0.5))
+    task = LengthDropTask(inner, 3, Sandwich(p=0.3, sub_models=3, layerdrop=0.5))
     subs = task.sub_models(seed=11)
     assert len(subs) == 4 and subs[0].keep == pytest.approx((0.7, 0.49, 0.343)) and subs[0].skip == ()
     assert subs == task.sub_models(seed=11) and subs != task.sub_models(seed=12)
@@ -107,7 +107,7 @@ def test_sandwich_draws_smallest_and_seeded_random_sub_models(tok, data) -> None
 
 def test_a_smallest_sub_network_that_skips_layers_leaves_the_last_part_running_every_layer(tok, data) -> None:
     model, inner = classifier(tok, data)
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.3, sub_models=2, layerdrop=0.9, smallest_skip=(2, 0)))
+    task = LengthDropTask(inner, 3, Sandwich(p=0.3, sub_models=2, layerdrop=0.9, smallest_skip=(2, 0)))
     for seed in range(20):
         smallest, *random = task.sub_models(seed)
         assert smallest.skip == (0, 2) and smallest.keep == pytest.approx((1.0, 0.7, 0.7))
@@ -117,7 +117,7 @@ def test_a_smallest_sub_network_that_skips_layers_leaves_the_last_part_running_e
     assert [part.args[0] for part in parts[1:]] == task.sub_models(batch["length_seed"])
     assert parts[-1].args[0].skip == ()
     with pytest.raises(ConfigError, match="sub_models >= 1"):
-        LengthDropOptions(sub_models=0, smallest_skip=(1,))
+        Sandwich(sub_models=0, smallest_skip=(1,))
 
 
 def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) -> None:
@@ -125,14 +125,14 @@ def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) ->
     model.train()
     batch = LengthDropTask(inner, 3).collate([0, 1, 2, 3, 4, 5], seed=7)
     gold, _ = inner.loss(model, batch)
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.0, sub_models=1))  # sub-models = the full model
+    task = LengthDropTask(inner, 3, Sandwich(p=0.0, sub_models=1))  # sub-models = the full model
     with torch.no_grad():
         teacher = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).logits
     entropy = -(teacher.softmax(-1) * teacher.log_softmax(-1)).sum()  # soft CE of a model with itself
     loss, stats = task.loss(model, batch)
     assert loss.item() == pytest.approx((gold.item() + 2 * entropy.item()) / 3, rel=1e-5)
     assert stats["train_count"] == 6
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.4, sub_models=2, layerdrop=0.3))
+    task = LengthDropTask(inner, 3, Sandwich(p=0.4, sub_models=2, layerdrop=0.3))
     loss, _ = task.loss(model, batch)
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
@@ -165,7 +165,7 @@ def test_the_loop_back_propagates_the_sandwich_model_by_model(tok, data, tmp_pat
     steps = {}
     for name in ("parts", "one_graph"):
         model, inner = classifier(tok, data)
-        task = LengthDropTask(inner, 3, LengthDropOptions(p=0.4, sub_models=2, layerdrop=0.5))
+        task = LengthDropTask(inner, 3, Sandwich(p=0.4, sub_models=2, layerdrop=0.5))
         args = TrainArgs(output_dir=tmp_path / name, max_steps=2, batch_size=8, grad_accum=2, lr=1e-2,
                          progress=False)
         trainer = Trainer(model, task if name == "parts" else OneGraph(task), args)
@@ -179,11 +179,11 @@ def test_the_loop_back_propagates_the_sandwich_model_by_model(tok, data, tmp_pat
         assert torch.allclose(weights[key], value, atol=1e-6), key
 
 
-def _ddp_lengthdrop(rank: int, world: int, port: int, opts: FinetuneOptions, drop: LengthDropOptions) -> None:
+def _ddp_lengthdrop(rank: int, world: int, port: int, opts: LengthDropOptions) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     try:
-        lengthdrop(opts, drop)
+        lengthdrop(opts)
     finally:
         torch.distributed.destroy_process_group()
 
@@ -199,13 +199,13 @@ def test_two_process_lengthdrop_with_layerdrop_matches_one_process(tok, data, tm
     assert run_cli("finetune", "--model", base, "--task", "sst2", "--data", data / "SST-2", "--out", tmp_path / "ft",
                    "--max-steps", 1, "--batch-size", 8, "--bf16", "off", "--no-progress") == 0
     common = dict(model=str(tmp_path / "ft"), task="sst2", data=[str(data / "SST-2")], max_steps=3, batch_size=8,
-                  lr=1e-3, bf16="off", save_every=0, progress=False, seed=3)
-    drop = LengthDropOptions(p=0.3, sub_models=2, layerdrop=0.5)
-    single = lengthdrop(FinetuneOptions(out=tmp_path / "single", grad_accum=2, **common), drop)
+                  lr=1e-3, bf16="off", save_every=0, progress=False, seed=3, length_drop_prob=0.3, sub_models=2,
+                  layerdrop=0.5)
+    single = lengthdrop(LengthDropOptions(out=tmp_path / "single", grad_accum=2, **common))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mp.spawn(_ddp_lengthdrop, args=(2, port, FinetuneOptions(out=tmp_path / "ddp", **common), drop), nprocs=2,
+    mp.spawn(_ddp_lengthdrop, args=(2, port, LengthDropOptions(out=tmp_path / "ddp", **common)), nprocs=2,
              join=True)
     ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert ddp["metrics"] == pytest.approx(single["metrics"])
@@ -293,7 +293,7 @@ def test_lengthdrop_needs_a_model_fine_tuned_for_the_task(tiny, data, tmp_path, 
                    tmp_path / "x", "--max-steps", 1, "--no-progress") == 2
     assert "fine-tune it first" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="probability"):
-        LengthDropOptions(p=1.0)
+        Sandwich(p=1.0)
 
 
 @pytest.mark.parametrize("command", ["lengthdrop", "search"])

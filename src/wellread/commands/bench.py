@@ -27,8 +27,6 @@ from wellread.infer.export import export_folder
 from wellread.infer.pipeline import TASK_HEADS, model_task
 from wellread.models.checkpoint import load_model, resolve_model_dir
 
-HELP = "latency and throughput across backends and sequence lengths: a table and a PNG plot"
-
 
 def _list(text: str, kind: type) -> list:
     try:

@@ -23,8 +23,6 @@ from wellread.infer.export import export_folder
 from wellread.infer.pipeline import TASK_HEADS, model_task
 from wellread.models.checkpoint import load_model, resolve_model_dir
 
-HELP = "export a model to ONNX (dynamic axes, optional int8), checked against PyTorch"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a model folder (classifier, tagger, QA or masked-LM) or hub id")

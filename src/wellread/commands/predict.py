@@ -42,8 +42,6 @@ from wellread.infer.inputs import file_lines, parse_line
 from wellread.infer.pipeline import Pipeline, Record, load_pipeline, model_task
 from wellread.models.checkpoint import resolve_model_dir
 
-HELP = "predict with a fine-tuned model over a .csv, .tsv, .jsonl or text file: JSON lines out, input order kept"
-
 COLUMNS: dict[str, dict[str, str]] = {
     "classify": {"text": "text_column", "text_pair": "text_pair_column"},
     "tag": {"tokens": "tokens_column", "text": "text_column"},

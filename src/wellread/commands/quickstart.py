@@ -26,7 +26,6 @@ from typing import Any
 
 import yaml
 
-HELP = "raw text -> pretrained BERT-Tiny -> fine-tuned classifier -> model cards, offline in minutes"
 FILL_MASK_EXAMPLES = ["returns a copy [MASK] the input array.", "the [MASK] of the array is returned."]
 CLASSIFY_EXAMPLES = ["Draw the bars of a histogram with a different color for each group.",
                      "Return the shortest path between two nodes of the graph.",

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "run a recipe (YAML): corpus -> vocab -> pack -> pretrain -> fine-tune -> evaluate -> model card"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recipe", type=Path, help="the recipe file (YAML)")

@@ -24,8 +24,6 @@ from wellread.infer.backends import BACKENDS
 from wellread.infer.pipeline import load_pipeline
 from wellread.infer.serve import Limits, serve
 
-HELP = "serve a model over HTTP: JSON API, micro-batching, request limits, health endpoint"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a fine-tuned model folder (classifier, tagger, QA) or a masked-LM")

@@ -22,8 +22,6 @@ from wellread.errors import TokenizerError
 from wellread.textio import read_lines
 from wellread.tokenizer import DEFAULT_TRAIN_SPECIAL_TOKENS, TRUNCATION_STRATEGIES, Tokenizer, corpus_files
 
-HELP = "train a WordPiece tokenizer on text files, or encode a text with one"
-
 TRAIN_DOC = """Train a WordPiece vocabulary on FILES (files, folders or globs; .gz/.bz2 accepted), one text per line.
 
 Example:

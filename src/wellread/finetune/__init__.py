@@ -9,8 +9,9 @@ from wellread.finetune.base import EvalReport, FinetuneTask, length_grouped_orde
 from wellread.finetune.classification import ClassificationTask
 from wellread.finetune.data import CustomColumns, TaskData, load_task_data
 from wellread.finetune.grid import run_grid
+from wellread.finetune.options import FinetuneOptions
 from wellread.finetune.qa import QATask
-from wellread.finetune.run import FinetuneOptions, LabelMismatchError, evaluate_model, finetune, load_for_task, prepare
+from wellread.finetune.run import LabelMismatchError, evaluate_model, finetune, load_for_task, prepare
 from wellread.finetune.tagging import TaggingTask
 
 __all__ = [

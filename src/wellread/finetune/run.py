@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from wellread.config import load_config
 from wellread.errors import WellreadError
 from wellread.finetune.base import EvalReport, FinetuneTask, warn_loudly
 from wellread.finetune.classification import ClassificationTask
-from wellread.finetune.data import CustomColumns, TaskData, canonical_task, family_of, load_task_data
+from wellread.finetune.data import TaskData, canonical_task, family_of, load_task_data
+from wellread.finetune.options import FinetuneOptions
 from wellread.finetune.qa import QATask
 from wellread.finetune.tagging import TaggingTask
 from wellread.models import head_of_architecture, init_weights
@@ -39,55 +40,6 @@ UNNAMED_LABEL = re.compile(r"^LABEL_\d+$")
 
 class LabelMismatchError(WellreadError):
     """A model's classifier predicts another label set than the task's."""
-
-
-@dataclass
-class FinetuneOptions:
-    """Everything a fine-tuning run needs (the `wellread finetune` options)."""
-
-    model: str
-    task: str
-    data: list[str]
-    out: Path
-    tokenizer: str | None = None
-    """Tokenizer folder or file (default: the model folder's)."""
-    columns: CustomColumns = field(default_factory=CustomColumns)
-    epochs: float | None = None
-    """Passes over the training data (default 3, 4 for a grid)."""
-    max_steps: int = 0
-    batch_size: int = 32
-    grad_accum: int = 1
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    max_length: int | None = None
-    """Tokens per input (default 128 classification, 384 QA, 256 tagging)."""
-    eval_every: int | None = None
-    """Evaluate every N steps (default: once per epoch) and always at the end."""
-    eval_batch_size: int = 64
-    save_every: int = 500
-    select_metric: str | None = None
-    bf16: str = "auto"
-    seed: int = 0
-    train_limit: int | None = None
-    dev_limit: int | None = None
-    tag_scheme: str | None = None
-    doc_stride: int | None = None
-    """QA: context tokens shared by consecutive windows (default: 128, at most a third of max_length)."""
-    n_best: int = 20
-    max_answer_length: int = 30
-    null_threshold: float = 0.0
-    group_by_length: bool = True
-    """Batches of similar lengths (less padding); False: plain random batches."""
-    new_head: bool = False
-    resume: bool = False
-    keep_checkpoints: bool = False
-    skip_bad_rows: bool = False
-    progress: bool = True
-
-    def epochs_or(self, default: float) -> float:
-        """`epochs`, or `default` when not given."""
-        return self.epochs if self.epochs is not None else default
 
 
 @dataclass
@@ -295,7 +247,11 @@ def print_report(results: dict[str, Any]) -> None:
 
 
 def finetune(opts: FinetuneOptions) -> dict[str, Any]:
-    """`wellread finetune`: one run, or the grid of batch sizes x learning rates when `grid` options are set."""
+    """`wellread finetune`: one run, or the grid of batch sizes x learning rates when `opts.grid`."""
+    if opts.grid:
+        from wellread.finetune.grid import run_grid  # grid.py builds on this module
+
+        return run_grid(opts)
     prep = prepare(opts)
     return train_once(opts, prep, opts.out, opts.lr, opts.batch_size, opts.epochs_or(3.0), opts.resume)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,16 +54,13 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
 def evaluate_record(record: StageRecord, split: str, target: Path) -> dict[str, Any]:
     """`evaluate()` (what `wellread evaluate` runs) on a fine-tune stage's model and data; the results also go to
     `target`."""
-    from wellread.finetune.data import CustomColumns
     from wellread.finetune.evaluate import evaluate
-    from wellread.finetune.run import FinetuneOptions
+    from wellread.finetune.options import EvaluateOptions
 
     opts = record.details["options"]
-    columns = CustomColumns(opts["text_column"], opts.get("text_pair_column"), opts["label_column"])
-    return evaluate(FinetuneOptions(
-        model=record.outputs["finetuned"], task=opts["task"], data=list(record.details["data"]), out=target.parent,
-        columns=columns, max_length=opts.get("max_length"), dev_limit=opts.get("dev_limit") or None, bf16=opts["bf16"]),
-        split, output=target)
+    keys = {f.name for f in dataclasses.fields(EvaluateOptions)} - {"model", "data", "split", "output"}
+    return evaluate(EvaluateOptions(**{k: v for k, v in opts.items() if k in keys}, model=record.outputs["finetuned"],
+                                    data=list(record.details["data"]), split=split, output=target))
 
 
 def check_reproduces(record: StageRecord, metrics: dict[str, float], tolerance: float = 0.05) -> None:
