@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_config
 
 from wellread.config import BertConfig
 from wellread.dynamic.cost import encoder_flops, latency_batches, layer_flops, measure_latency, paired_latency
@@ -181,8 +182,7 @@ def test_latency_batches_and_measurement() -> None:
     lengths = sorted(int(b["attention_mask"].sum(1).max()) for b in batches)
     assert lengths[0] < lengths[-1]  # spread over the length range
     torch.manual_seed(0)
-    model = build_model(BertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                   intermediate_size=48, max_position_embeddings=64), "sequence-classification")
+    model = build_model(tiny_config(101, heads=4, intermediate=48, max_positions=64), "sequence-classification")
     seconds = measure_latency(model, batches, LengthConfig((0.5, 0.3)), repeats=2)
     assert 0 < seconds < 10
     calls = []

