@@ -153,25 +153,34 @@ def teacher_inputs(prep: Prepared, teacher_tok: Tokenizer, same: bool, transfer:
     return TeacherInputs(ids, types, pad)
 
 
-def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, teacher: nn.Module,
-                     teacher_tok: Tokenizer, transfer: list[Example], out: Path) -> dict[str, Any]:
-    """Stage 2 into `out`; returns (and writes) results.json's content."""
+def soft_target_task(opts: DistillOptions, prep: Prepared, teacher: nn.Module, teacher_tok: Tokenizer, same: bool,
+                     transfer: list[Example], out: Path, bf16: bool) -> tuple[DistillTask, bool]:
+    """The prediction stage's Task and whether the teacher's outputs are cached (in `out`/teacher_outputs: when
+    asked, or with `auto` when the training rows are seen more than once)."""
     fo, data = opts.finetune, prep.data
-    run = Run(run_options(fo, out))
-    same = same_vocabulary(prep.tokenizer, teacher_tok)
     transfer_inputs = encode_examples(prep.tokenizer, transfer, prep.max_length) if transfer else ([], [])
     inputs = teacher_inputs(prep, teacher_tok, same, transfer, transfer_inputs)
     rows_needed = len(inputs) * fo.epochs_or(3.0) if not fo.max_steps else fo.max_steps * fo.batch_size
     cache = opts.cache_teacher == "on" or (opts.cache_teacher == "auto" and rows_needed > len(inputs))
     if cache:
         rows = TeacherCache.open_or_build(out / TEACHER_CACHE, teacher, resolve_model_dir(opts.teacher), inputs,
-                                          fo.eval_batch_size, run.bf16, fo.progress)
+                                          fo.eval_batch_size, bf16, fo.progress)
     else:
         rows = LiveTeacher(teacher, inputs, fo.eval_batch_size)
     student_maps = encode_words(prep.tokenizer, [s.tokens for s in data.train], prep.max_length)[1] \
         if data.family == "tagging" else None
-    task = DistillTask(prep.task, rows, opts.alpha, opts.temperature,
-                       transfer_inputs if transfer else None, student_maps)
+    task = DistillTask(prep.task, rows, opts.alpha, opts.temperature, transfer_inputs if transfer else None,
+                       student_maps)
+    return task, cache
+
+
+def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, teacher: nn.Module,
+                     teacher_tok: Tokenizer, transfer: list[Example], out: Path) -> dict[str, Any]:
+    """Stage 2 into `out`; returns (and writes) results.json's content."""
+    fo, data = opts.finetune, prep.data
+    run = Run(run_options(fo, out))
+    same = same_vocabulary(prep.tokenizer, teacher_tok)
+    task, cache = soft_target_task(opts, prep, teacher, teacher_tok, same, transfer, out, run.bf16)
     prep.task.batch_size, prep.task.group_by_length, prep.task.last_report = fo.batch_size, fo.group_by_length, None
     torch.manual_seed(fo.seed)
     student = load_for_task(student_path, data, fo.new_head and student_path == fo.model)
