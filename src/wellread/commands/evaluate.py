@@ -21,7 +21,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wellread.config import load_config
 from wellread.errors import WellreadError
 from wellread.finetune.data import canonical_task, family_of
 from wellread.finetune.options import add_data_arguments, add_model_arguments, options_from_args
@@ -33,10 +32,11 @@ from wellread.finetune.run import (
     evaluate_model,
     prepare,
     print_report,
+    require_task_head,
     write_qa_predictions,
 )
-from wellread.models import head_of_architecture
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import read_model_folder
 from wellread.tasks import TASKS
 
 HELP = "evaluate a fine-tuned model on a task's dev/test data (metrics beside the majority baseline)"
@@ -51,35 +51,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="QA: write the predictions (official SQuAD format) to this file")
 
 
-def model_head(folder: Path) -> tuple[str, list[str] | None, bool]:
-    """The head a fine-tuned folder was saved with, its label names, and whether it is a regression head."""
-    config = load_config(folder)
-    if not config.architectures:
-        raise WellreadError(f"{folder}/config.json names no architecture: is this a fine-tuned model?")
-    head = head_of_architecture(config.architectures[0])
-    labels = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else None
-    return head, labels, config.problem_type == "regression"
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.data:
         raise WellreadError("--data is required: a data folder or SPLIT=FILE items")
-    folder = resolve_model_dir(args.model)
+    folder = read_model_folder(args.model)
     task = canonical_task(args.task)
     family = family_of(task)
-    head, labels, regression = model_head(folder)
-    if head != HEADS[family]:
-        raise WellreadError(f"{folder} has a {head} head; {task} needs a {HEADS[family]} model")
+    require_task_head(folder, task)
+    labels = list(folder.labels) if folder.labels else None
     spec = TASKS.get(task)
     if spec is not None and labels is not None:
-        check_labels(folder, task, list(spec.labels), spec.is_regression, labels, regression)
+        check_labels(folder.path, task, list(spec.labels), spec.is_regression, labels, folder.regression)
     opts = options_from_args(args, task=task)
-    opts.columns.regression = regression
+    opts.columns.regression = folder.regression
     prep = prepare(opts, train=False, split=args.split, labels=labels if family != "qa" else None)
     model, _ = load_model(folder, HEADS[family])
     prep.tokenizer.check_compatible(model.config)
     report = evaluate_model(model, prep.task, bf16_enabled(args.bf16))
-    results: dict[str, Any] = {"task": task, "model": str(folder), "split": args.split, "files": prep.data.files,
+    results: dict[str, Any] = {"task": task, "model": str(folder.path), "split": args.split, "files": prep.data.files,
                                **report.to_json()}
     print_report(results)
     if args.output:

@@ -24,7 +24,8 @@ from wellread.distill.run import DistillOptions, fresh_output, layer_map_for, tr
 from wellread.distill.teacher import require_same_vocabulary
 from wellread.errors import WellreadError
 from wellread.models import build_model
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import resolve_model_dir
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import Trainer
 
