@@ -13,6 +13,8 @@ from wellread.config import load_config, preset
 from wellread.errors import CheckpointError, ConfigError
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, read_state_dict, save_model
+from wellread.models.folder import read_model_folder
+from wellread.models.length import LengthConfig
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -60,6 +62,31 @@ def test_head_checkpoint_into_bare_encoder_and_new_label_count(tmp_path) -> None
     assert three.classifier.out_features == 3
     assert json.loads((tmp_path / "cls" / "config.json").read_text())["architectures"] == [
         "BertForSequenceClassification"]
+
+
+def test_model_folder_is_read_once_with_head_labels_and_length_config(tmp_path) -> None:
+    config = preset("tiny").replace(num_hidden_layers=2, vocab_size=200)
+    model = build_model(config.with_labels(["neg", "pos"]), "sequence-classification")
+    model.length_config = LengthConfig((1.0, 0.5))
+    save_model(model, tmp_path)
+    folder = read_model_folder(tmp_path)
+    assert (folder.head, folder.labels, folder.regression) == ("sequence-classification", ("neg", "pos"), False)
+    assert folder.length_config == LengthConfig((1.0, 0.5))
+    assert folder.named_labels("sequence-classification") == ["neg", "pos"]
+    assert folder.named_labels("token-classification") is None
+    loaded, _ = load_model(folder)  # no second read: the folder's config, the model's own copy
+    assert loaded.length_config == folder.length_config and loaded.config is not folder.config
+    loaded.config.extra["changed"] = True
+    assert "changed" not in folder.config.extra
+    data = json.loads((tmp_path / "config.json").read_text())
+    data["id2label"] = {"0": "LABEL_0", "1": "LABEL_1"}
+    (tmp_path / "config.json").write_text(json.dumps(data | {"architectures": ["BertForMultipleChoice"]}))
+    other = read_model_folder(tmp_path)
+    assert other.head is None and other.head_name == "BertForMultipleChoice"
+    assert other.named_labels("sequence-classification") is None
+    with pytest.raises(ConfigError, match="'BertForMultipleChoice' is not one wellread implements"):
+        load_model(other)
+    assert load_model(other, "base")[0].config.num_hidden_layers == 2  # the encoder loads under any head
 
 
 def test_pytorch_model_bin_is_read_with_weights_only(tmp_path) -> None:

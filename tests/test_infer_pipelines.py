@@ -266,6 +266,7 @@ def test_auto_backend_uses_bf16_only_for_batches_where_it_pays(models) -> None:
 
     from wellread.hardware import bf16_supported
     from wellread.infer.backends import AUTO_BF16_TOKENS, TorchBackend, load_backend
+    from wellread.models.folder import read_model_folder
 
     seen = []
 
@@ -278,7 +279,7 @@ def test_auto_backend_uses_bf16_only_for_batches_where_it_pays(models) -> None:
     for rows in (1, 2):  # 25 and 50 tokens around the threshold of 48
         backend.forward({"input_ids": torch.zeros(rows, 25, dtype=torch.long)})
     assert seen == [False, True]
-    loaded = load_backend(models["classify"], "sequence-classification", "auto")
+    loaded = load_backend(read_model_folder(models["classify"]), "sequence-classification", "auto")
     assert loaded.name == "auto" and loaded.bf16 == bf16_supported()
 
 

@@ -21,7 +21,7 @@ import argparse
 import sys
 
 from wellread.infer.backends import BACKENDS
-from wellread.infer.pipeline import load_pipeline
+from wellread.infer.load import load_pipeline
 from wellread.infer.serve import Limits, serve
 
 

@@ -24,7 +24,8 @@ from wellread.distill.teacher import require_same_vocabulary
 from wellread.errors import WellreadError
 from wellread.finetune.run import loop_args, run_options
 from wellread.models import build_model
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import resolve_model_dir
 from wellread.tokenizer import Tokenizer
 from wellread.train.run import Run
 

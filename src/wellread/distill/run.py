@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from wellread.config import load_config
 from wellread.distill.augment import augmented_examples
 from wellread.distill.data import read_transfer
 from wellread.distill.intermediate import LayerDistillTask, LayerStudent, LayerTerms, Sequences, load_projection
@@ -40,7 +39,6 @@ from wellread.finetune.run import (
     MAX_LENGTH,
     Prepared,
     build_task,
-    checkpoint_labels,
     default_select_metric,
     evaluate_model,
     kept_report,
@@ -51,8 +49,7 @@ from wellread.finetune.run import (
     run_options,
     write_qa_predictions,
 )
-from wellread.models import head_of_architecture
-from wellread.models.checkpoint import resolve_model_dir
+from wellread.models.folder import ModelFolder, read_model_folder, resolve_model_dir
 from wellread.tasks.common import Example
 from wellread.tasks.tag_features import encode_words
 from wellread.tokenizer import Tokenizer
@@ -64,16 +61,14 @@ TEACHER_CACHE = "teacher_outputs"
 # --- models and checks --------------------------------------------------------------------------------
 
 
-def check_teacher(folder: Path, family: str, task: str) -> None:
+def check_teacher(teacher: ModelFolder, family: str, task: str) -> None:
     """WellreadError unless the teacher's own head is one trained for the task's family (labels are checked and
     re-ordered by `load_for_task`)."""
-    config = load_config(folder)
-    own = head_of_architecture(config.architectures[0]) if config.architectures else "base"
-    trained = own == HEADS[family] and (family == "qa" or checkpoint_labels(folder, own) is not None)
-    if not trained:
-        raise WellreadError(f"the teacher {folder} is not fine-tuned for {task} (its head: {own}); task "
-                            f"distillation needs a fine-tuned teacher: `wellread finetune --model {folder} --task "
-                            f"{task} ...` first (or --task none for general distillation from a pretrained one)")
+    head = HEADS[family]
+    if teacher.head != head or (family != "qa" and teacher.named_labels(head) is None):
+        raise WellreadError(f"the teacher {teacher.path} is not fine-tuned for {task} (its head: {teacher.head_name}); "
+                            f"task distillation needs a fine-tuned teacher: `wellread finetune --model {teacher.path} "
+                            f"--task {task} ...` first (or --task none for general distillation from a pretrained one)")
 
 
 def layer_map_for(spec: str | None, student: nn.Module, teacher: nn.Module) -> list[int]:
@@ -231,15 +226,14 @@ def distill_task(opts: DistillOptions) -> dict[str, Any]:
     fo = opts.finetune
     if opts.method not in STAGES:
         raise WellreadError(f"--stage must be one of {', '.join(STAGES)}, not {opts.method!r}")
-    teacher_folder = resolve_model_dir(opts.teacher)
-    student_folder = resolve_model_dir(fo.model)
-    positions = min(load_config(teacher_folder).max_position_embeddings,
-                    load_config(student_folder).max_position_embeddings)
+    teacher_folder = read_model_folder(opts.teacher)
+    positions = min(teacher_folder.config.max_position_embeddings,
+                    read_model_folder(fo.model).config.max_position_embeddings)
     fo.max_length = min(fo.max_length or MAX_LENGTH[family_of_task(fo.task)], positions)
     prep = prepare(fo)
     data = prep.data
     check_teacher(teacher_folder, data.family, data.name)
-    teacher_tok = Tokenizer.load(teacher_folder)
+    teacher_tok = teacher_folder.load_tokenizer()
     same = same_vocabulary(prep.tokenizer, teacher_tok)
     stage = opts.method
     if stage == "auto":
@@ -249,7 +243,7 @@ def distill_task(opts: DistillOptions) -> dict[str, Any]:
                   "distilled (layer losses need one shared tokenizer)")
     if stage in ("both", "intermediate"):
         require_same_vocabulary(prep.tokenizer, teacher_tok, "intermediate-layer distillation")
-    teacher = load_for_task(opts.teacher, data, quiet=True).requires_grad_(False)
+    teacher = load_for_task(teacher_folder, data, quiet=True).requires_grad_(False)
     transfer = read_transfer(opts.transfer, data.name, fo.columns, _takes_pairs(data.train)) if opts.transfer else []
     augment = opts.augment_options()
     if augment is not None:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from wellread.config import load_config
 from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency, paired_latency
 from wellread.dynamic.options import LengthDropOptions, SearchOptions
 from wellread.dynamic.plot import plot_frontier
@@ -43,25 +42,14 @@ from wellread.finetune.run import (
     load_for_task,
     loop_args,
     prepare,
+    require_task_head,
     run_options,
 )
-from wellread.models import head_of_architecture
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import read_model_folder
 from wellread.models.length import LengthConfig, save_length_config
 from wellread.options import narrow
 from wellread.train.run import Run
-
-
-def fine_tuned_head(folder: Path, family: str, task: str) -> tuple[str, list[str] | None]:
-    """The folder's head and labels; WellreadError unless it is a model fine-tuned for the task's family."""
-    config = load_config(folder)
-    head = head_of_architecture(config.architectures[0]) if config.architectures else "base"
-    if head != HEADS[family]:
-        raise WellreadError(f"{folder} has a {head} head but {task} needs a fine-tuned {HEADS[family]} model: "
-                            f"fine-tune it first (wellread finetune --task {task} ...)")
-    labels = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else None
-    return head, labels
-
 
 # --- LengthDrop training ----------------------------------------------------------------------------
 
@@ -71,10 +59,11 @@ def lengthdrop(job: LengthDropOptions) -> dict[str, Any]:
     (`metrics`: the best evaluation, with its step)."""
     drop, opts = job.sandwich(), narrow(FinetuneOptions, job, epochs=job.epochs_or(1.0))
     task_name = canonical_task(opts.task)
-    fine_tuned_head(resolve_model_dir(opts.model), family_of(task_name), task_name)
+    folder = read_model_folder(opts.model)
+    require_task_head(folder, task_name)
     prep = prepare(opts)
     run = Run(run_options(opts))
-    model = load_for_task(opts.model, prep.data)
+    model = load_for_task(folder, prep.data)
     model.length_config = None  # a configuration searched for the old weights does not fit the new ones
     prep.tokenizer.check_compatible(model.config)
     inner = prep.task
@@ -144,10 +133,11 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
     if run.cost not in ("latency", "flops"):
         raise WellreadError(f"--cost must be latency or flops, not {run.cost!r}")
     opts = narrow(FinetuneOptions, run)
-    folder = resolve_model_dir(opts.model)
+    folder = read_model_folder(opts.model)
     task_name = canonical_task(opts.task)
-    _, labels = fine_tuned_head(folder, family_of(task_name), task_name)
-    prep = prepare(opts, train=False, labels=labels if family_of(task_name) != "qa" else None)
+    require_task_head(folder, task_name)
+    labels = list(folder.labels) if folder.labels and family_of(task_name) != "qa" else None
+    prep = prepare(opts, train=False, labels=labels)
     model, _ = load_model(folder, HEADS[prep.data.family])
     prep.tokenizer.check_compatible(model.config)
     torch.set_num_threads(run.threads)
@@ -189,14 +179,14 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
                                            "chosen_ms_per_input": 1000 * t_chosen / timed,
                                            "speedup": t_full / t_chosen}
     report = {
-        "model": str(folder), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
+        "model": str(folder.path), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
         "batch_size": run.batch_size, "timed_inputs": timed, "max_drop": run.max_drop,
         "search": asdict(search), "full": full.to_json(grid), "chosen": chosen.to_json(grid),
         "metric_drop": full.metric - chosen.metric, "flops_ratio": full.measurement.flops / chosen.measurement.flops,
         "speedup": speedups, "frontier": [c.to_json(grid) for c in frontier],
         "evaluated": [c.to_json(grid) for c in candidates],
     }
-    out = Path(run.out) if run.out is not None else folder / "search"
+    out = Path(run.out) if run.out is not None else folder.path / "search"
     out.mkdir(parents=True, exist_ok=True)
     (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
@@ -204,7 +194,7 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
                   f"{prep.data.name}: length configurations", run.max_drop)
     model.length_config = None
     if run.save:
-        save_length_config(config, folder, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
+        save_length_config(config, folder.path, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
                                             "speedup": speedups, "search": str(out / "frontier.json")})
     _print_search(report)
     return report

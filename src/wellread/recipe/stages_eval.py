@@ -19,12 +19,13 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
     ~`seconds` of timed forward passes after two warm-up passes."""
     import torch
 
-    from wellread.config import load_config
     from wellread.infer.backends import ONNX_FILES, load_backend
-    from wellread.infer.pipeline import TASK_HEADS, model_task
+    from wellread.infer.load import TASK_HEADS, pipeline_task
+    from wellread.models.folder import read_model_folder
 
-    config = load_config(folder)
-    head = TASK_HEADS[model_task(Path(folder))]
+    model_folder = read_model_folder(folder)
+    config = model_folder.config
+    head = TASK_HEADS[pipeline_task(model_folder)]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     length = min(length, config.max_position_embeddings)
@@ -33,7 +34,7 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
     try:
         generator = torch.Generator().manual_seed(0)
         for name in names:
-            backend = load_backend(folder, head, name, threads=threads)
+            backend = load_backend(model_folder, head, name, threads=threads)
             if name == "torch":
                 out["parameters"] = sum(p.numel() for p in backend.model.parameters())
             figures = out["backends"][name] = {}
