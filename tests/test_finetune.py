@@ -20,7 +20,8 @@ from helpers import NEGATIVE, POSITIVE, conll, run_cli, save_tiny, spawn_ddp, sq
 
 from wellread.cli import main
 from wellread.finetune import ClassificationTask, TaggingTask, length_grouped_order, load_task_data
-from wellread.finetune.run import FinetuneOptions, finetune
+from wellread.finetune.grid import finetune
+from wellread.finetune.run import FinetuneOptions
 from wellread.finetune.tagging import IGNORE
 from wellread.models.checkpoint import load_model, save_model
 from wellread.tasks import TaggedSentence

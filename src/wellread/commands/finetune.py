@@ -28,8 +28,8 @@ Examples:
 
 from __future__ import annotations
 
+from wellread.finetune.grid import finetune
 from wellread.finetune.options import FinetuneOptions
-from wellread.finetune.run import finetune
 
 OPTIONS = FinetuneOptions
 

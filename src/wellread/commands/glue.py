@@ -22,8 +22,8 @@ from typing import Any
 
 from wellread.errors import DataError, WellreadError
 from wellread.finetune.data import canonical_task, eval_splits, resolve_files
+from wellread.finetune.grid import finetune
 from wellread.finetune.options import FinetuneOptions, GlueOptions
-from wellread.finetune.run import finetune
 from wellread.options import narrow
 from wellread.tasks import GLUE_TASKS, SICK_TASKS, glue_score
 

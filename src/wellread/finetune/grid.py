@@ -109,3 +109,10 @@ def run_grid(opts: FinetuneOptions, prep: Prepared | None = None) -> dict[str, A
     print(f"best: batch {best['batch_size']}, lr {best['lr']:g}: {select} {best['metrics'][select]:.2f}; "
           f"model in {out}")
     return summary
+
+
+def finetune(opts: FinetuneOptions) -> dict[str, Any]:
+    """`wellread finetune`: one run, or the grid of batch sizes x learning rates when `opts.grid`."""
+    if opts.grid:
+        return run_grid(opts)
+    return train_once(opts, prepare(opts), opts.out, opts.lr, opts.batch_size, opts.epochs_or(3.0), opts.resume)

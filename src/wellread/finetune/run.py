@@ -1,7 +1,7 @@
 """One fine-tuning run end to end: data -> task -> model with the right head -> the training loop -> results.
 
-`finetune(options)` is what `wellread finetune` runs; `prepare` (data, tokenizer, features) is separate so a
-grid reuses one tokenised task for all its runs. Output folder: the model in the Hugging Face layout
+`train_once` is one run (`wellread finetune` runs `finetune.grid.finetune`: one run or the grid); `prepare`
+(data, tokenizer, features) is separate so a grid reuses one tokenised task for all its runs. Output folder: the model in the Hugging Face layout
 (config.json with id2label/label2id and problem_type, model.safetensors, tokenizer files), `results.json`
 (metrics, majority baselines, degenerate-model warnings, evaluation history), `log.jsonl` and, for QA,
 `predictions.json`.
@@ -232,16 +232,6 @@ def print_report(results: dict[str, Any]) -> None:
         print(line)
     for warning in results.get("warnings", []):
         warn_loudly(warning)
-
-
-def finetune(opts: FinetuneOptions) -> dict[str, Any]:
-    """`wellread finetune`: one run, or the grid of batch sizes x learning rates when `opts.grid`."""
-    if opts.grid:
-        from wellread.finetune.grid import run_grid  # grid.py builds on this module
-
-        return run_grid(opts)
-    prep = prepare(opts)
-    return train_once(opts, prep, opts.out, opts.lr, opts.batch_size, opts.epochs_or(3.0), opts.resume)
 
 
 def _jsonable(value: Any) -> Any:

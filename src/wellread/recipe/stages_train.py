@@ -42,7 +42,7 @@ def data_items(data: Any) -> list[str]:
 
 def run_finetune(opts: FinetuneOptions, ctx: StageContext) -> StageResult:
     """`finetune()` (one run or the grid) into the stage folder; details: metrics beside the majority baselines."""
-    from wellread.finetune.run import finetune
+    from wellread.finetune.grid import finetune
 
     run_opts = replace(opts, model=str(ctx.inputs["model"]), data=data_items(ctx.inputs["data"]), out=ctx.out,
                        resume=ctx.resume)
