@@ -1,7 +1,8 @@
 """One fine-tuning run end to end: data -> task -> model with the right head -> the training loop -> results.
 
 `train_once` is one run (`wellread finetune` runs `finetune.grid.finetune`: one run or the grid); `prepare`
-(data, tokenizer, features) is separate so a grid reuses one tokenised task for all its runs. Output folder: the model in the Hugging Face layout
+(data, tokenizer, features) is separate so a grid reuses one tokenised task for all its runs.
+Output folder: the model in the Hugging Face layout
 (config.json with id2label/label2id and problem_type, model.safetensors, tokenizer files), `results.json`
 (metrics, majority baselines, degenerate-model warnings, evaluation history), `log.jsonl` and, for QA,
 `predictions.json`.
