@@ -27,7 +27,8 @@ from wellread.finetune.run import (
     write_qa_predictions,
 )
 from wellread.models import head_of_architecture
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import resolve_model_dir
 from wellread.options import narrow
 from wellread.tasks import TASKS
 from wellread.train.run import bf16_enabled
