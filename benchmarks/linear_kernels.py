@@ -1,6 +1,6 @@
 """fp32 inference GEMM kernels on this CPU: MKL (F.linear) vs oneDNN with a plain and with a packed weight.
 
-`wellread.models.bert.linear` runs oneDNN on a packed weight except for one row, where it runs F.linear: this
+`wellread.models.kernels.linear` runs oneDNN on a packed weight except for one row, where it runs F.linear: this
 prints the evidence, for all-MiniLM-L6-v2's three weight shapes and row counts from one (a batch-1 pooler or
 classifier) to 100 (a batch of short sentences), 1 thread, each kernel called back to back (weights warm in
 cache; in a model the weights come from further away and every kernel is slower, MKL's one-row product still

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from wellread.dynamic.config import LengthConfig, read_length_config
 from wellread.dynamic.cost import encoder_flops
 from wellread.dynamic.run import dev_inputs
 from wellread.finetune.run import FinetuneOptions, prepare
 from wellread.models.checkpoint import load_model
+from wellread.models.length import LengthConfig, read_length_config
 
 
 def main() -> None:

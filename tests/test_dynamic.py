@@ -12,25 +12,21 @@ import sys
 
 import pytest
 import torch
+from helpers import tiny_config
 
-from wellread.config import BertConfig, SqueezeBertConfig
-from wellread.dynamic import drop
-from wellread.dynamic.config import FILE_NAME, LengthConfig, read_length_config, sample, save_length_config, smallest
-from wellread.dynamic.drop import received_attention, significance, top_tokens
+from wellread.config import SqueezeBertConfig
 from wellread.errors import ConfigError
-from wellread.models import build_model
+from wellread.models import build_model, drop
 from wellread.models.checkpoint import load_model, save_model
-
-
-def tiny_config(layers: int = 3) -> BertConfig:
-    return BertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
-                      intermediate_size=48, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                      attention_probs_dropout_prob=0.0)
+from wellread.models.drop import received_attention, significance, top_tokens
+from wellread.models.length import FILE_NAME, LengthConfig, read_length_config, sample, save_length_config, smallest
 
 
 def model_for(head: str, layers: int = 3) -> torch.nn.Module:
+    """A random BERT of `layers` x 32 x 4 heads (101 tokens, 64 positions, no dropout) with `head`."""
     torch.manual_seed(0)
-    return build_model(tiny_config(layers), head).eval()
+    config = tiny_config(101, layers, heads=4, intermediate=48, max_positions=64, dropout=0.0)
+    return build_model(config, head).eval()
 
 
 def padded_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -8,14 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_config
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
 from wellread.dynamic.cost import encoder_flops, latency_batches, layer_flops, measure_latency, paired_latency
 from wellread.dynamic.search import (
     Candidate,
+    Evolution,
     Measurement,
-    SearchOptions,
     choose,
     crossover,
     effective,
@@ -29,6 +29,7 @@ from wellread.dynamic.search import (
 )
 from wellread.errors import WellreadError
 from wellread.models import build_model
+from wellread.models.length import LengthConfig
 
 
 def candidate(cost: float, metric: float, gene: tuple[int, ...] = (1,)) -> Candidate:
@@ -49,7 +50,7 @@ def test_pareto_front_and_choice() -> None:
 
 def test_operators_keep_genes_non_increasing_and_on_the_grid() -> None:
     rng = random.Random(0)
-    options = SearchOptions(population=12, grid=20)
+    options = Evolution(population=12, grid=20)
     genes = initial_population(6, options, rng)
     assert genes[0] == (20,) * 6 and len(set(genes)) == len(genes)
     costs = [sum(g) for g in genes]
@@ -64,7 +65,7 @@ def test_operators_keep_genes_non_increasing_and_on_the_grid() -> None:
 
 def test_operators_with_layer_skipping() -> None:
     rng = random.Random(1)
-    options = SearchOptions(population=8, grid=20, layer_skip=True)
+    options = Evolution(population=8, grid=20, layer_skip=True)
     genes = initial_population(4, options, rng)
     assert {(0, 20, 20, 20), (20, 20, 0, 20), (20, 20, 20, 0)} <= set(genes)  # the full model without each layer
     assert gene_config((20, 0, 10, 0), 20) == LengthConfig((1.0, 1.0, 0.5, 0.5), skip=(1, 3))
@@ -93,10 +94,10 @@ def synthetic(gene: tuple[int, ...]) -> Measurement:
 
 
 def test_search_is_reproducible_with_a_seed_and_improves_the_frontier() -> None:
-    options = SearchOptions(iterations=6, population=8, mutations=4, crossovers=4, seed=3)
+    options = Evolution(iterations=6, population=8, mutations=4, crossovers=4, seed=3)
     first = evolve(synthetic, 4, options, progress=False)
     again = evolve(synthetic, 4, options, progress=False)
-    other = evolve(synthetic, 4, SearchOptions(iterations=6, population=8, mutations=4, crossovers=4, seed=4),
+    other = evolve(synthetic, 4, Evolution(iterations=6, population=8, mutations=4, crossovers=4, seed=4),
                    progress=False)
     assert [c.gene for c in first] == [c.gene for c in again]
     assert [c.gene for c in first] != [c.gene for c in other]
@@ -109,14 +110,14 @@ def test_search_is_reproducible_with_a_seed_and_improves_the_frontier() -> None:
 
 def test_a_search_can_start_from_given_genes() -> None:
     start = ((20, 0, 7, 4), (10, 10, 0, 1))
-    options = SearchOptions(iterations=0, population=3, layer_skip=True, start=start)
+    options = Evolution(iterations=0, population=3, layer_skip=True, start=start)
     genes = initial_population(4, options, random.Random(0))
     assert genes[0] == (20,) * 4 and list(start) == genes[-2:]
     assert [c.gene for c in evolve(synthetic, 4, options, progress=False)] == genes
     for bad, layer_skip in (((20, 0, 7), True), ((20, 7, 9, 4), True), ((20, 21, 7, 4), True), ((0, 0, 0, 0), True),
                             ((20, 0, 7, 4), False)):
         with pytest.raises(WellreadError, match="does not fit"):
-            initial_population(4, SearchOptions(population=2, layer_skip=layer_skip, start=(bad,)),
+            initial_population(4, Evolution(population=2, layer_skip=layer_skip, start=(bad,)),
                                random.Random(0))
 
 
@@ -132,7 +133,7 @@ def test_refining_neighbours_are_valid_configurations() -> None:
 
 
 def test_refine_walks_to_a_cheaper_choice_within_the_budget() -> None:
-    options = SearchOptions(iterations=2, population=6, mutations=3, crossovers=3, seed=0)
+    options = Evolution(iterations=2, population=6, mutations=3, crossovers=3, seed=0)
     evolved = evolve(synthetic, 4, options, progress=False)
     before = choose(evolved, evolved[0].metric, 1.0)
     refined = refine(synthetic, evolved, replace(options, refine=60), 1.0, progress=False)
@@ -181,8 +182,7 @@ def test_latency_batches_and_measurement() -> None:
     lengths = sorted(int(b["attention_mask"].sum(1).max()) for b in batches)
     assert lengths[0] < lengths[-1]  # spread over the length range
     torch.manual_seed(0)
-    model = build_model(BertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                   intermediate_size=48, max_position_embeddings=64), "sequence-classification")
+    model = build_model(tiny_config(101, heads=4, intermediate=48, max_positions=64), "sequence-classification")
     seconds = measure_latency(model, batches, LengthConfig((0.5, 0.3)), repeats=2)
     assert 0 < seconds < 10
     calls = []

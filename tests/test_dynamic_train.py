@@ -1,77 +1,47 @@
 """LengthDrop training (the sandwich, in-place distillation, LayerDrop) and the lengthdrop/search commands end to
-end on tiny random BERTs with the all-MiniLM-L6-v2 vocabulary and fixture data written here."""
+end on tiny random BERTs with the all-MiniLM-L6-v2 vocabulary and fixture data from helpers.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import random
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
+from helpers import conll, run_cli, save_tiny, spawn_ddp, squad_json, tiny_config, write_sst2
 
 from wellread.cli import main
-from wellread.config import BertConfig
-from wellread.dynamic.config import FILE_NAME, LengthConfig
+from wellread.dynamic.options import LengthDropOptions
 from wellread.dynamic.run import lengthdrop
-from wellread.dynamic.train import LengthDropOptions, LengthDropTask, distillation
+from wellread.dynamic.train import LengthDropTask, Sandwich, distillation
 from wellread.errors import ConfigError
 from wellread.finetune import ClassificationTask, QATask, TaggingTask, load_task_data
-from wellread.finetune.run import FinetuneOptions
 from wellread.models import build_model
-from wellread.models.checkpoint import load_model, save_model
+from wellread.models.checkpoint import load_model
+from wellread.models.length import FILE_NAME, LengthConfig
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 
 GOOD = ["a great film", "wonderful acting and a fine story that moved me", "i loved it", "superb , moving and funny"]
 BAD = ["a dull film", "terrible acting and a thin story that bored me", "i hated it", "boring , slow and silly"]
-WORDS = ["the", "river", "flows", "past", "old", "mills", "and", "quiet", "farms", "toward", "distant", "sea"]
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     """SST-2 (TSV), SQuAD (JSON) and CoNLL fixtures."""
     root = tmp_path_factory.mktemp("data")
-    rng = random.Random(0)
-    for split, n in (("train", 32), ("dev", 12)):
-        rows = [(rng.choice(GOOD), 1) if i % 2 else (rng.choice(BAD), 0) for i in range(n)]
-        write(root / "SST-2" / f"{split}.tsv", "sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for s, y in rows))
-    paragraphs = []
-    for i in range(8):
-        filler = " ".join(rng.choice(WORDS) for _ in range(30))
-        answer = f"captain nemo{i}"
-        context = f"{filler} the ship was steered by {answer} . {filler}"
-        paragraphs.append({"context": context, "qas": [{"id": f"q{i}", "question": "who steered the ship ?",
-                                                         "answers": [{"text": answer,
-                                                                      "answer_start": context.index(answer)}]}]})
-    write(root / "qa.json", json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}))
+    write_sst2(root / "SST-2", (("train", 32), ("dev", 12)), positive=GOOD, negative=BAD)
+    squad_json(root / "qa.json", n=8, filler=30)
     sentence = [("Thabo", "B-PER"), ("Mbeki", "I-PER"), ("visited", "O"), ("Durban", "B-LOC"), (".", "O")]
-    block = "".join(f"{w} NNP B-NP {t}\n" for w, t in sentence)
-    write(root / "conll" / "train.txt", "-DOCSTART- -X- -X- O\n\n" + "\n".join([block] * 8))
-    write(root / "conll" / "valid.txt", "-DOCSTART- -X- -X- O\n\n" + "\n".join([block] * 3))
+    conll(root / "conll" / "train.txt", 8, [sentence])
+    conll(root / "conll" / "valid.txt", 3, [sentence])
     return root
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, tok) -> Path:
     """A random 3-layer BERT (no head) with the MiniLM vocabulary."""
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    return save_model(build_model(config, "base"), tmp_path_factory.mktemp("tiny") / "model", tok)
-
-
-def run_cli(*args: str | Path) -> int:
-    return main([str(a) for a in args])
+    return save_tiny(tmp_path_factory.mktemp("tiny") / "model", tok, layers=3)
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +55,7 @@ def sst2_model(tmp_path_factory, tiny, data) -> Path:
 def classifier(tok: Tokenizer, data: Path) -> tuple[torch.nn.Module, ClassificationTask]:
     task_data = load_task_data("sst2", [data / "SST-2"])
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0).with_labels(task_data.labels)  # no dropout: exact sums
+    config = tiny_config(tok.vocab_size, layers=3, dropout=0.0).with_labels(task_data.labels)  # no dropout: exact sums
     return build_model(config, "sequence-classification"), ClassificationTask(task_data, tok, 64, batch_size=8)
 
 
@@ -96,7 +64,7 @@ def classifier(tok: Tokenizer, data: Path) -> tuple[torch.nn.Module, Classificat
 
 def test_sandwich_draws_smallest_and_seeded_random_sub_models(tok, data) -> None:
     model, inner = classifier(tok, data)
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.3, sub_models=3, layerdrop=0.5))
+    task = LengthDropTask(inner, 3, Sandwich(p=0.3, sub_models=3, layerdrop=0.5))
     subs = task.sub_models(seed=11)
     assert len(subs) == 4 and subs[0].keep == pytest.approx((0.7, 0.49, 0.343)) and subs[0].skip == ()
     assert subs == task.sub_models(seed=11) and subs != task.sub_models(seed=12)
@@ -107,7 +75,7 @@ def test_sandwich_draws_smallest_and_seeded_random_sub_models(tok, data) -> None
 
 def test_a_smallest_sub_network_that_skips_layers_leaves_the_last_part_running_every_layer(tok, data) -> None:
     model, inner = classifier(tok, data)
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.3, sub_models=2, layerdrop=0.9, smallest_skip=(2, 0)))
+    task = LengthDropTask(inner, 3, Sandwich(p=0.3, sub_models=2, layerdrop=0.9, smallest_skip=(2, 0)))
     for seed in range(20):
         smallest, *random = task.sub_models(seed)
         assert smallest.skip == (0, 2) and smallest.keep == pytest.approx((1.0, 0.7, 0.7))
@@ -117,7 +85,7 @@ def test_a_smallest_sub_network_that_skips_layers_leaves_the_last_part_running_e
     assert [part.args[0] for part in parts[1:]] == task.sub_models(batch["length_seed"])
     assert parts[-1].args[0].skip == ()
     with pytest.raises(ConfigError, match="sub_models >= 1"):
-        LengthDropOptions(sub_models=0, smallest_skip=(1,))
+        Sandwich(sub_models=0, smallest_skip=(1,))
 
 
 def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) -> None:
@@ -125,14 +93,14 @@ def test_lengthdrop_loss_averages_gold_and_distillation_and_trains(tok, data) ->
     model.train()
     batch = LengthDropTask(inner, 3).collate([0, 1, 2, 3, 4, 5], seed=7)
     gold, _ = inner.loss(model, batch)
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.0, sub_models=1))  # sub-models = the full model
+    task = LengthDropTask(inner, 3, Sandwich(p=0.0, sub_models=1))  # sub-models = the full model
     with torch.no_grad():
         teacher = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).logits
     entropy = -(teacher.softmax(-1) * teacher.log_softmax(-1)).sum()  # soft CE of a model with itself
     loss, stats = task.loss(model, batch)
     assert loss.item() == pytest.approx((gold.item() + 2 * entropy.item()) / 3, rel=1e-5)
     assert stats["train_count"] == 6
-    task = LengthDropTask(inner, 3, LengthDropOptions(p=0.4, sub_models=2, layerdrop=0.3))
+    task = LengthDropTask(inner, 3, Sandwich(p=0.4, sub_models=2, layerdrop=0.3))
     loss, _ = task.loss(model, batch)
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
@@ -165,7 +133,7 @@ def test_the_loop_back_propagates_the_sandwich_model_by_model(tok, data, tmp_pat
     steps = {}
     for name in ("parts", "one_graph"):
         model, inner = classifier(tok, data)
-        task = LengthDropTask(inner, 3, LengthDropOptions(p=0.4, sub_models=2, layerdrop=0.5))
+        task = LengthDropTask(inner, 3, Sandwich(p=0.4, sub_models=2, layerdrop=0.5))
         args = TrainArgs(output_dir=tmp_path / name, max_steps=2, batch_size=8, grad_accum=2, lr=1e-2,
                          progress=False)
         trainer = Trainer(model, task if name == "parts" else OneGraph(task), args)
@@ -179,34 +147,17 @@ def test_the_loop_back_propagates_the_sandwich_model_by_model(tok, data, tmp_pat
         assert torch.allclose(weights[key], value, atol=1e-6), key
 
 
-def _ddp_lengthdrop(rank: int, world: int, port: int, opts: FinetuneOptions, drop: LengthDropOptions) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    torch.set_num_threads(1)
-    try:
-        lengthdrop(opts, drop)
-    finally:
-        torch.distributed.destroy_process_group()
-
-
 def test_two_process_lengthdrop_with_layerdrop_matches_one_process(tok, data, tmp_path) -> None:
     """torchrun-style DDP (gloo, 2 x 4) = 1 process with 2 micro-batches of 4, with sub-models that skip layers
     (their parts run without gradient reduction; the smallest sub-model's, which runs every layer, reduces)."""
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0)
-    base = save_model(build_model(config, "base"), tmp_path / "base", tok)
+    base = save_tiny(tmp_path / "base", tok, layers=3, dropout=0.0)
     assert run_cli("finetune", "--model", base, "--task", "sst2", "--data", data / "SST-2", "--out", tmp_path / "ft",
                    "--max-steps", 1, "--batch-size", 8, "--bf16", "off", "--no-progress") == 0
     common = dict(model=str(tmp_path / "ft"), task="sst2", data=[str(data / "SST-2")], max_steps=3, batch_size=8,
-                  lr=1e-3, bf16="off", save_every=0, progress=False, seed=3)
-    drop = LengthDropOptions(p=0.3, sub_models=2, layerdrop=0.5)
-    single = lengthdrop(FinetuneOptions(out=tmp_path / "single", grad_accum=2, **common), drop)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_ddp_lengthdrop, args=(2, port, FinetuneOptions(out=tmp_path / "ddp", **common), drop), nprocs=2,
-             join=True)
+                  lr=1e-3, bf16="off", save_every=0, progress=False, seed=3, length_drop_prob=0.3, sub_models=2,
+                  layerdrop=0.5)
+    single = lengthdrop(LengthDropOptions(out=tmp_path / "single", grad_accum=2, **common))
+    spawn_ddp(lengthdrop, LengthDropOptions(out=tmp_path / "ddp", **common))
     ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert ddp["metrics"] == pytest.approx(single["metrics"])
     reference = load_model(tmp_path / "single")[0].state_dict()
@@ -293,7 +244,7 @@ def test_lengthdrop_needs_a_model_fine_tuned_for_the_task(tiny, data, tmp_path, 
                    tmp_path / "x", "--max-steps", 1, "--no-progress") == 2
     assert "fine-tune it first" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="probability"):
-        LengthDropOptions(p=1.0)
+        Sandwich(p=1.0)
 
 
 @pytest.mark.parametrize("command", ["lengthdrop", "search"])

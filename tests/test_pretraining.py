@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
+from helpers import spawn_ddp, tiny_config
 
 from wellread.cli import main
-from wellread.config import BertConfig
 from wellread.corpus.pack import PackedSequences, pack, read_documents, split_sentences
 from wellread.models import build_model
 from wellread.models.checkpoint import read_state_dict
@@ -53,10 +50,7 @@ def packed(tmp_path_factory) -> Path:
 
 def small_model(vocab_size: int, dropout: float = 0.1) -> torch.nn.Module:
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=dropout,
-                        attention_probs_dropout_prob=dropout)
-    return build_model(config, "pretraining")
+    return build_model(tiny_config(vocab_size, max_positions=64, dropout=dropout), "pretraining")
 
 
 def make_task(packed: Path, **options) -> PretrainingTask:
@@ -158,24 +152,9 @@ def test_exact_resume_after_a_kill(packed: Path, tmp_path: Path) -> None:
     assert [r["loss"] for r in resumed] == [r["loss"] for r in expected]  # exactly equal on CPU
 
 
-def _ddp_worker(rank: int, world: int, port: int, packed: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    torch.set_num_threads(1)
-    try:
-        run_training(Path(packed), Path(out), 3, dropout=0.0)  # dropout draws differ per process
-    finally:
-        torch.distributed.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_ddp_matches_one_process(packed: Path, tmp_path: Path) -> None:
     single = run_training(packed, tmp_path / "single", 3, grad_accum=2, dropout=0.0)
-    mp.spawn(_ddp_worker, args=(2, free_port(), str(packed), str(tmp_path / "ddp")), nprocs=2, join=True)
+    spawn_ddp(run_training, packed, tmp_path / "ddp", 3, dropout=0.0)  # dropout draws differ per process
     ddp = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     for a, b in zip([r for r in single if r["type"] == "train"], [r for r in ddp if r["type"] == "train"],
                     strict=True):

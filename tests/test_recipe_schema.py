@@ -117,7 +117,10 @@ def test_overrides_and_environment_variables(monkeypatch):
         parse_overrides(["pretrain.lr"])
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*.yaml")), ids=lambda p: p.name)
+SHIPPED_RECIPES = [*sorted((ROOT / "recipes").glob("*.yaml")), ROOT / "src/wellread/recipe/quickstart.yaml"]
+
+
+@pytest.mark.parametrize("path", SHIPPED_RECIPES, ids=lambda p: p.name)
 def test_every_shipped_recipe_is_valid(path):
     assert plan(load_recipe(path, option_types()))
 
@@ -127,12 +130,6 @@ def test_run_help_names_every_stage_type():
 
     listed = run_command.__doc__.split("Stage types and their options:")[1].split("(see")[0]
     assert {name.strip() for name in listed.replace("\n", " ").split(",")} == set(option_types())
-
-
-def test_the_quickstart_recipe_in_recipes_is_the_embedded_one():
-    from wellread.commands.quickstart import recipe_text
-
-    assert (ROOT / "recipes" / "quickstart.yaml").read_text(encoding="utf-8") == recipe_text()
 
 
 def test_quickstart_options_rewrite_the_embedded_recipe():

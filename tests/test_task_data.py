@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from helpers import write
 
 from wellread.errors import DataError
 from wellread.tasks import (
@@ -27,12 +27,6 @@ from wellread.tasks import (
     tag_labels,
     write_predictions,
 )
-
-
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode(encoding))
-    return path
 
 
 def tsv(*rows: tuple) -> str:

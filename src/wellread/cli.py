@@ -1,6 +1,8 @@
 """`wellread <command>`: each command lives in `wellread.commands.<module>` and is imported on use.
 
-A command module defines `add_arguments(parser)` and `run(args) -> int`; its docstring becomes its --help.
+A command module's docstring is its --help. A job's module names its options dataclass, `OPTIONS`, from which the
+parser is generated (`wellread.options`), and `run(options) -> int`; a command with sub-commands (corpus,
+tokenizer) defines `add_arguments(parser)` and `run(args) -> int` itself.
 Errors caused by the user's input (WellreadError) are printed without a traceback, exit status 2.
 """
 
@@ -12,6 +14,7 @@ import sys
 
 from wellread.errors import WellreadError
 from wellread.malloc import tune_malloc
+from wellread.options import add_arguments, from_args
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("wellread.commands.models", "list the model presets with parameter counts"),
@@ -54,8 +57,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        if hasattr(module, "OPTIONS"):
+            add_arguments(p, module.OPTIONS)
+            p.set_defaults(_run=lambda args, m=module: m.run(from_args(m.OPTIONS, args)))
+        else:
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run)
     return parser
 
 

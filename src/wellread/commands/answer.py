@@ -21,8 +21,6 @@ import json
 from wellread.errors import WellreadError
 from wellread.infer.command import add_answer_arguments, add_pipeline_arguments, answer_options, run_pipeline
 
-HELP = "answer questions from contexts with a fine-tuned QA model: span, offsets and score, JSON lines out"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(p, "read in overlapping windows", 384)

@@ -24,10 +24,9 @@ from wellread.errors import WellreadError
 from wellread.infer.backends import BACKENDS, ONNX_FILES, load_backend
 from wellread.infer.bench import as_json, measure, plot, table
 from wellread.infer.export import export_folder
-from wellread.infer.pipeline import TASK_HEADS, model_task
-from wellread.models.checkpoint import load_model, resolve_model_dir
-
-HELP = "latency and throughput across backends and sequence lengths: a table and a PNG plot"
+from wellread.infer.load import TASK_HEADS, pipeline_task
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import read_model_folder
 
 
 def _list(text: str, kind: type) -> list:
@@ -56,14 +55,14 @@ def run(args: argparse.Namespace) -> int:
     lengths = _list(args.lengths, int)
     if args.threads:
         torch.set_num_threads(args.threads)
-    folder = resolve_model_dir(args.model)
-    head = TASK_HEADS[model_task(folder)]
+    folder = read_model_folder(args.model)
+    head = TASK_HEADS[pipeline_task(folder)]
     model, _ = load_model(folder, head)
     if max(lengths) > model.config.max_position_embeddings:
         raise WellreadError(f"length {max(lengths)} is over the model's "
                             f"{model.config.max_position_embeddings} positions")
     with tempfile.TemporaryDirectory() as scratch:
-        onnx_dir = args.onnx_dir or folder
+        onnx_dir = args.onnx_dir or folder.path
         wanted = [ONNX_FILES[b] for b in backends if b in ONNX_FILES]
         if any(not (onnx_dir / name).is_file() for name in wanted):
             onnx_dir = Path(scratch)
@@ -78,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: done", flush=True)
     print(table(rows))
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"model": str(folder), "threads": torch.get_num_threads(), "rows": as_json(rows)}
+    meta = {"model": str(folder.path), "threads": torch.get_num_threads(), "rows": as_json(rows)}
     (args.out / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
-    title = f"{folder.name}: {model.config.num_hidden_layers} layers x {model.config.hidden_size}, " \
+    title = f"{folder.path.name}: {model.config.num_hidden_layers} layers x {model.config.hidden_size}, " \
             f"{torch.get_num_threads()} thread(s)"
     print(f"written {args.out / 'bench.json'} and {plot(rows, args.out / 'bench.png', title)}")
     return 0

@@ -19,8 +19,6 @@ import argparse
 
 from wellread.infer.command import add_pipeline_arguments, run_pipeline
 
-HELP = "classify texts or text pairs (or score them: regression) with a fine-tuned model; JSON lines out"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(p, "truncated")

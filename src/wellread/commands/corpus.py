@@ -20,14 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-HELP = "build clean, de-duplicated pretraining corpora from raw dumps (text, JSONL, Wikipedia, Common Crawl)"
+from wellread.options import add_arguments as add_options
+from wellread.options import from_args
 
 BUILD_DESCRIPTION = """\
 Read raw text, normalise it, drop low-quality documents, exact and near duplicates, and write shards.
 
 What a document is:
   text files   a blank-line-separated block (--doc-split blank-line) or one line (--doc-split line, or
-               --doc-per-line); the default `auto` uses lines when the first 1,000 lines hold no blank line
+               --doc-split line); the default `auto` uses lines when the first 1,000 lines hold no blank line
   .jsonl       one record per line, text in --text-field (date/timestamp and url fields are kept)
   .xml         a MediaWiki dump: one article (ns 0, not a redirect), wikitext markup stripped, title first
   .wet/.warc   a Common Crawl WET `conversion` record, with its WARC-Target-URI and WARC-Date
@@ -58,7 +59,7 @@ counted in report.json with examples, and a warning is printed at the end.
 Examples:
   wellread corpus build /data/corpus --exclude '*/brown_pos/*' --out /tmp/corpus
   wellread corpus build 'cc/**/*.wet.gz' --out cc-2024-06 --snapshot-date 2024-06-01 --workers 4
-  wellread corpus build glosses.txt --doc-per-line --min-words 3 --output-format text --out glosses
+  wellread corpus build glosses.txt --doc-split line --min-words 3 --output-format text --out glosses
   wellread corpus build books/ --decontaminate eval/test.conll --out books-clean
 """
 
@@ -73,104 +74,23 @@ class Subcommand(NamedTuple):
 
 
 def _add_build_arguments(p: argparse.ArgumentParser) -> None:
-    from wellread.corpus.clean import FilterConfig
+    from wellread.corpus.build import BuildOptions
 
-    f = FilterConfig()
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (read recursively) or quoted globs")
-    p.add_argument("--out", required=True, type=Path, help="output folder (must be empty, or use --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="replace a previous build's files in --out")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="leave out files whose path or name matches GLOB (repeatable)")
-    g = p.add_argument_group("input")
-    g.add_argument("--format", dest="input_format", default="auto",
-                   choices=["auto", "text", "jsonl", "wiki", "wet", "conll"],
-                   help="input format (default: from each file's name)")
-    g.add_argument("--text-field", default="text", help="JSONL field holding the text (default: %(default)s)")
-    g.add_argument("--doc-split", default="auto", choices=["auto", "blank-line", "line"],
-                   help="how text files are cut into documents (default: %(default)s)")
-    g.add_argument("--doc-per-line", dest="doc_split", action="store_const", const="line",
-                   help="same as --doc-split line")
-    g = p.add_argument_group("filters (a document failing one is removed, reason in report.json)")
-    g.add_argument("--min-chars", type=int, default=f.min_chars, help="default: %(default)s")
-    g.add_argument("--min-words", type=int, default=f.min_words, help="default: %(default)s (Gopher: 50)")
-    g.add_argument("--max-words", type=int, default=f.max_words, help="0 = no limit; default: %(default)s")
-    g.add_argument("--min-alpha-ratio", type=float, default=f.min_alpha_ratio,
-                   help="minimum share of letters among non-space characters; default: %(default)s")
-    g.add_argument("--max-symbol-ratio", type=float, default=f.max_symbol_ratio,
-                   help="maximum ('#' + ellipses) per word; default: %(default)s")
-    g.add_argument("--max-dup-line-fraction", type=float, default=f.max_dup_line_fraction,
-                   help="maximum share of repeated lines; default: %(default)s")
-    g.add_argument("--max-dup-line-char-fraction", type=float, default=f.max_dup_line_char_fraction,
-                   help="maximum share of characters in repeated lines; default: %(default)s")
-    g.add_argument("--top-ngram-thresholds", default=",".join(map(str, f.top_ngram_thresholds)),
-                   help="maximum character share of the most frequent 2-,3-,4-gram; default: %(default)s")
-    g.add_argument("--dup-ngram-thresholds", default=",".join(map(str, f.dup_ngram_thresholds)),
-                   help="maximum character share of repeated 5- to 10-grams; default: %(default)s")
-    g.add_argument("--ngram-min-words", type=int, default=f.ngram_min_words,
-                   help="apply the two n-gram rules from this many words on; default: %(default)s")
-    g.add_argument("--min-stopword-ratio", type=float, default=f.min_stopword_ratio,
-                   help="English test: minimum share of common English stopwords, 0 = off; default: %(default)s")
-    g.add_argument("--decontaminate", action="append", default=[], metavar="PATH",
-                   help="evaluation file(s): drop documents sharing a word n-gram with them (repeatable)")
-    g.add_argument("--decontaminate-ngram", type=int, default=13, help="n for --decontaminate; default: 13")
-    g = p.add_argument_group("deduplication")
-    g.add_argument("--no-exact-dedup", dest="exact_dedup", action="store_false", help="keep exact duplicates")
-    g.add_argument("--no-near-dedup", dest="near_dedup", action="store_false",
-                   help="skip MinHash near-dedup (faster; memory then grows by only ~70 bytes per kept document)")
-    g.add_argument("--near-threshold", type=float, default=0.8, help="Jaccard threshold; default: %(default)s")
-    g.add_argument("--num-perm", type=int, default=128, help="MinHash permutations; default: %(default)s")
-    g.add_argument("--shingle-size", type=int, default=5, help="words per shingle; default: %(default)s")
-    g = p.add_argument_group("output and run")
-    g.add_argument("--output-format", default="jsonl", choices=["jsonl", "text"],
-                   help="gzipped JSONL or plain text shards; default: %(default)s")
-    g.add_argument("--shard-size-mb", type=float, default=128.0, help="shard size on disk; default: %(default)s")
-    g.add_argument("--snapshot-date", default=None, metavar="YYYY-MM-DD",
-                   help="date the snapshot stands for, recorded in the manifest (default: today)")
-    g.add_argument("--workers", type=int, default=0,
-                   help="extra processes for normalise/filter/MinHash (~90%% of the CPU time); pays only with idle "
-                        "cores; default: %(default)s (all in one process)")
-    g.add_argument("--max-examples", type=int, default=20,
-                   help="examples kept in report.json per problem kind; default: %(default)s")
-    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    g.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    add_options(p, BuildOptions)
 
 
 def _run_build(args: argparse.Namespace) -> int:
     from wellread.corpus.build import BuildOptions, build_corpus
-    from wellread.corpus.clean import FilterConfig
 
-    filters = FilterConfig(
-        min_chars=args.min_chars, min_words=args.min_words, max_words=args.max_words,
-        min_alpha_ratio=args.min_alpha_ratio, max_symbol_ratio=args.max_symbol_ratio,
-        max_dup_line_fraction=args.max_dup_line_fraction, max_dup_line_char_fraction=args.max_dup_line_char_fraction,
-        top_ngram_thresholds=_float_list(args.top_ngram_thresholds, "--top-ngram-thresholds"),
-        dup_ngram_thresholds=_float_list(args.dup_ngram_thresholds, "--dup-ngram-thresholds"),
-        ngram_min_words=args.ngram_min_words, min_stopword_ratio=args.min_stopword_ratio)
-    options = BuildOptions(
-        out=args.out, overwrite=args.overwrite, exclude=args.exclude, input_format=args.input_format,
-        text_field=args.text_field, doc_split=args.doc_split, filters=filters, exact_dedup=args.exact_dedup,
-        near_dedup=args.near_dedup, near_threshold=args.near_threshold, num_perm=args.num_perm,
-        shingle_size=args.shingle_size, decontaminate=args.decontaminate,
-        decontaminate_ngram=args.decontaminate_ngram, output_format=args.output_format,
-        shard_size_mb=args.shard_size_mb, snapshot_date=args.snapshot_date, workers=args.workers,
-        max_examples=args.max_examples, progress=args.progress and not args.quiet)
-    report = build_corpus(args.inputs, options)
+    options = from_args(BuildOptions, args)
+    report = build_corpus(options.inputs, options)
     summary = report.summary()
-    if not args.quiet:
+    if not options.quiet:
         print(summary)
-        print(f"wrote {args.out}/report.json and manifest.json")
+        print(f"wrote {options.out}/report.json and manifest.json")
     elif report.problems.total():
         print(summary.splitlines()[-1], file=sys.stderr)
     return 0
-
-
-def _float_list(text: str, option: str) -> tuple[float, ...]:
-    from wellread.errors import DataError
-
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise DataError(f"{option} must be comma-separated numbers, got {text!r}") from None
 
 
 PACK_DESCRIPTION = """\

@@ -16,24 +16,12 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 from wellread.finetune.evaluate import evaluate
-from wellread.finetune.options import add_data_arguments, add_model_arguments, options_from_args
+from wellread.finetune.options import EvaluateOptions
 
-HELP = "evaluate a fine-tuned model on a task's dev/test data (metrics beside the majority baseline)"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
-    add_data_arguments(p)
-    p.add_argument("--split", choices=["dev", "test"], default="dev", help="the split to evaluate (default dev)")
-    p.add_argument("--output", type=Path, default=None, help="write the results as JSON to this file")
-    p.add_argument("--predictions", type=Path, default=None,
-                   help="QA: write the predictions (official SQuAD format) to this file")
+OPTIONS = EvaluateOptions
 
 
-def run(args: argparse.Namespace) -> int:
-    evaluate(options_from_args(args), args.split, args.output, args.predictions)
+def run(options: EvaluateOptions) -> int:
+    evaluate(options)
     return 0

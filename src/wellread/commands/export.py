@@ -20,10 +20,9 @@ from pathlib import Path
 
 from wellread.errors import WellreadError
 from wellread.infer.export import export_folder
-from wellread.infer.pipeline import TASK_HEADS, model_task
-from wellread.models.checkpoint import load_model, resolve_model_dir
-
-HELP = "export a model to ONNX (dynamic axes, optional int8), checked against PyTorch"
+from wellread.infer.load import TASK_HEADS, pipeline_task
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import read_model_folder
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,9 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.onnx:
         raise WellreadError("choose the export format: --onnx")
-    folder = resolve_model_dir(args.model)
-    model, _ = load_model(folder, TASK_HEADS[model_task(folder)])
-    out = args.out or folder
+    folder = read_model_folder(args.model)
+    model, _ = load_model(folder, TASK_HEADS[pipeline_task(folder)])
+    out = args.out or folder.path
     report = export_folder(model, out, int8=args.int8)
     for agreement in report:
         print(agreement.line())

@@ -16,8 +16,6 @@ import argparse
 
 from wellread.infer.command import add_pipeline_arguments, run_pipeline
 
-HELP = "print a masked-LM's top predictions for each [MASK] in the given texts"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(p, "truncated")

@@ -22,42 +22,18 @@ Examples:
   wellread finetune --model bert-mini --task custom --data train=reviews.csv dev=held_out.csv \\
       --text-column review --label-column stars --out reviews-mini
   wellread finetune --model bert-mini --task sst2 --data glue/SST-2 --out quick --train-limit 2000 --epochs 1
-  torchrun --nproc-per-node 2 -m wellread.cli finetune --model bert-mini --task sst2 --data glue/SST-2 \
+  torchrun --nproc-per-node 2 -m wellread.cli finetune --model bert-mini --task sst2 --data glue/SST-2 \\
       --out sst2-ddp          # DDP: --batch-size is the global batch, split over the processes
 """
 
 from __future__ import annotations
 
-import argparse
+from wellread.finetune.grid import finetune
+from wellread.finetune.options import FinetuneOptions
 
-from wellread.errors import WellreadError
-from wellread.finetune.grid import run_grid
-from wellread.finetune.options import (
-    add_data_arguments,
-    add_model_arguments,
-    add_training_arguments,
-    grid_lists,
-    options_from_args,
-)
-from wellread.finetune.run import finetune
-
-HELP = "fine-tune on GLUE/SICK, SQuAD, CoNLL or your own data (optionally a batch-size x lr grid)"
+OPTIONS = FinetuneOptions
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
-    add_data_arguments(p)
-    p.add_argument("--out", required=True, help="output folder (a Hugging Face model folder plus results)")
-    add_training_arguments(p)
-
-
-def run(args: argparse.Namespace) -> int:
-    if not args.data:
-        raise WellreadError("--data is required: a data folder or SPLIT=FILE items")
-    opts = options_from_args(args)
-    if args.grid:
-        batch_sizes, lrs = grid_lists(args)
-        run_grid(opts, batch_sizes, lrs)
-    else:
-        finetune(opts)
+def run(options: FinetuneOptions) -> int:
+    finetune(options)
     return 0

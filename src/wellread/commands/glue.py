@@ -16,19 +16,16 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 from wellread.errors import DataError, WellreadError
 from wellread.finetune.data import canonical_task, eval_splits, resolve_files
-from wellread.finetune.grid import run_grid
-from wellread.finetune.options import add_model_arguments, add_training_arguments, grid_lists, options_from_args
-from wellread.finetune.run import finetune
+from wellread.finetune.grid import finetune
+from wellread.finetune.options import FinetuneOptions, GlueOptions
+from wellread.options import narrow
 from wellread.tasks import GLUE_TASKS, SICK_TASKS, glue_score
-
-HELP = "fine-tune and evaluate on every GLUE task found (and SICK); print the model-card table and GLUE score"
 
 COLUMNS: list[tuple[str, str, tuple[str, ...]]] = [
     ("CoLA", "cola", ("cola_mcc",)), ("SST-2", "sst2", ("sst2_acc",)), ("MRPC", "mrpc", ("mrpc_f1", "mrpc_acc")),
@@ -40,17 +37,7 @@ SICK_COLUMNS: list[tuple[str, str, tuple[str, ...]]] = [
     ("SICK-R", "sick-r", ("sickr_pear", "sickr_spear")), ("SICK-E", "sick-e", ("sicke_acc",))]
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
-    p.add_argument("--data", required=True, type=Path, help="GLUE folder holding CoLA/, SST-2/, MRPC/, ...")
-    p.add_argument("--sick", type=Path, default=None, help="SICK folder (SICK_train.txt, SICK_trial.txt)")
-    p.add_argument("--out", required=True, type=Path, help="output folder: one sub-folder per task")
-    p.add_argument("--tasks", default=None, help="comma-separated subset of tasks (default: every task found)")
-    p.add_argument("--train-limit", type=int, default=None, metavar="N", help="train on N examples per task")
-    p.add_argument("--dev-limit", type=int, default=None, metavar="N", help="evaluate on N examples per set")
-    p.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows with a warning (QQP)")
-    add_training_arguments(p)
-    p.set_defaults(text_column="text", text_pair_column=None, label_column="label", regression=False, tag_scheme=None)
+OPTIONS = GlueOptions
 
 
 def available_tasks(glue_dir: Path, sick_dir: Path | None, wanted: list[str] | None) -> list[tuple[str, Path]]:
@@ -106,8 +93,8 @@ def table(model: str, metrics: dict[str, float], baselines: dict[str, float], de
                       f"|majority class|{score(baselines)}|" + "|".join(base) + "|"])
 
 
-def run(args: argparse.Namespace) -> int:
-    wanted = [canonical_task(t) for t in args.tasks.split(",")] if args.tasks else None
+def run(args: GlueOptions) -> int:
+    wanted = [canonical_task(t) for t in args.tasks] if args.tasks else None
     tasks = available_tasks(args.data, args.sick, wanted)
     metrics: dict[str, float] = {}
     baselines: dict[str, float] = {}
@@ -115,12 +102,10 @@ def run(args: argparse.Namespace) -> int:
     per_task: dict[str, Any] = {}
     for task, folder in tasks:
         out = args.out / task
-        opts = options_from_args(args, out=out, task=task, data=[str(folder)])
+        opts = narrow(FinetuneOptions, args, out=out, task=task, data=[str(folder)])
         if args.resume and (out / "results.json").is_file():
             results = json.loads((out / "results.json").read_text(encoding="utf-8"))
             print(f"glue: {task} already finished ({out / 'results.json'})")
-        elif args.grid:
-            results = run_grid(opts, *grid_lists(args))
         else:
             results = finetune(opts)
         metrics.update(results["metrics"])

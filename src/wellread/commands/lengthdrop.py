@@ -25,44 +25,12 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
-
-from wellread.dynamic.config import MIN_TOKENS
+from wellread.dynamic.options import LengthDropOptions
 from wellread.dynamic.run import lengthdrop
-from wellread.dynamic.train import LengthDropOptions
-from wellread.errors import WellreadError
-from wellread.finetune.options import (
-    add_data_arguments,
-    add_model_arguments,
-    add_training_arguments,
-    options_from_args,
-)
+
+OPTIONS = LengthDropOptions
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
-    add_data_arguments(p)
-    p.add_argument("--out", required=True, help="output folder (a Hugging Face model folder plus results.json)")
-    add_training_arguments(p.add_argument_group("training"), lr=5e-5, epochs="1", grid=False, new_head=False)
-    d = p.add_argument_group("LengthDrop")
-    d.add_argument("--length-drop-prob", type=float, default=0.2, metavar="P",
-                   help="each layer keeps between 1-P and all of the previous layer's tokens (default 0.2, as "
-                        "the Length-Adaptive Transformer; 0.3 trained the sub-models that reached 2x on SST-2 "
-                        "in docs/results.md)")
-    d.add_argument("--sub-models", type=int, default=2,
-                   help="random sub-models per step, besides the full and the smallest (default 2)")
-    d.add_argument("--layerdrop", type=float, default=0.0, metavar="P",
-                   help="random sub-models skip each layer with probability P (default 0: off)")
-    d.add_argument("--smallest-skip", type=int, nargs="+", default=[], metavar="I",
-                   help="layers (from 0) the smallest sub-model skips as well as dropping tokens (default: none)")
-    d.add_argument("--min-tokens", type=int, default=MIN_TOKENS,
-                   help=f"no layer keeps fewer tokens than this (default {MIN_TOKENS})")
-
-
-def run(args: argparse.Namespace) -> int:
-    if not args.data:
-        raise WellreadError("--data is required: a data folder or SPLIT=FILE items (with a train split)")
-    drop = LengthDropOptions(args.length_drop_prob, args.sub_models, args.layerdrop, args.min_tokens,
-                             tuple(args.smallest_skip))
-    lengthdrop(options_from_args(args), drop)
+def run(options: LengthDropOptions) -> int:
+    lengthdrop(options)
     return 0

@@ -15,8 +15,6 @@ import torch
 from wellread.config import ALIASES, PRESETS, describe_preset, preset
 from wellread.models import build_model
 
-HELP = "list the model presets (24 BERT miniatures, TinyBERT, SqueezeBERT) with parameter counts"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per preset instead of a table")

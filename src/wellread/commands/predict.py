@@ -39,10 +39,9 @@ from typing import Any
 from wellread.errors import DataError
 from wellread.infer.command import add_answer_arguments, add_backend_arguments, answer_options, write_outputs
 from wellread.infer.inputs import file_lines, parse_line
-from wellread.infer.pipeline import Pipeline, Record, load_pipeline, model_task
-from wellread.models.checkpoint import resolve_model_dir
-
-HELP = "predict with a fine-tuned model over a .csv, .tsv, .jsonl or text file: JSON lines out, input order kept"
+from wellread.infer.load import load_pipeline, pipeline_task
+from wellread.infer.pipeline import Pipeline, Record
+from wellread.models.folder import read_model_folder
 
 COLUMNS: dict[str, dict[str, str]] = {
     "classify": {"text": "text_column", "text_pair": "text_pair_column"},
@@ -112,8 +111,8 @@ def to_record(raw: dict[str, Any], pipe: Pipeline, args: argparse.Namespace, whe
 
 def run(args: argparse.Namespace) -> int:
     found = read_inputs(args.input, args.text_column)
-    folder = resolve_model_dir(args.model)
-    task = model_task(folder)
+    folder = read_model_folder(args.model)
+    task = pipeline_task(folder)
     pipe = load_pipeline(folder, task, args.backend, args.batch_size, args.max_length, args.onnx_dir,
                          **(answer_options(args) if task == "answer" else {}))
     records = [pipe.parse(to_record(raw, pipe, args, where), where) for where, raw in found]

@@ -24,8 +24,6 @@ from pathlib import Path
 from wellread.train.loop import distributed
 from wellread.train.pretrain import PretrainOptions, pretrain
 
-HELP = "pretrain a compact BERT (masked-LM, optional sentence-order prediction) on packed sequences"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="folder written by `wellread corpus pack`")

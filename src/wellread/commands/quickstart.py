@@ -1,7 +1,7 @@
 """The quickstart: raw English text to a pretrained compact BERT, a fine-tuned classifier and their model cards,
 offline, in a few minutes on two CPU cores.
 
-It runs the recipe embedded in wellread (the same file as recipes/quickstart.yaml; --print-recipe shows it):
+It runs the recipe embedded in wellread (src/wellread/recipe/quickstart.yaml; --print-recipe shows it):
 package-docs (English prose from the documentation installed with wellread's dependencies, and a labelled
 task: which library area a sentence is about) -> corpus build -> a fresh 8k WordPiece vocabulary -> pack ->
 BERT-Tiny masked-LM pretraining -> fine-tuning on the task -> evaluation and speed -> model cards. Then it
@@ -26,7 +26,6 @@ from typing import Any
 
 import yaml
 
-HELP = "raw text -> pretrained BERT-Tiny -> fine-tuned classifier -> model cards, offline in minutes"
 FILL_MASK_EXAMPLES = ["returns a copy [MASK] the input array.", "the [MASK] of the array is returned."]
 CLASSIFY_EXAMPLES = ["Draw the bars of a histogram with a different color for each group.",
                      "Return the shortest path between two nodes of the graph.",

@@ -13,7 +13,6 @@ complete examples). `${VAR:-default}` in a value is read
 from the environment.
 
 Examples:
-  wellread run recipes/quickstart.yaml
   wellread run recipes/olm_snapshot.yaml --set corpus.snapshot_date=2026-12-01 --out runs/olm-2026-12
   wellread run recipes/bert_miniatures_glue.yaml --set pretrain.phases='["128:9000", "512:1000"]'
   MODEL=path/to/minilm wellread run recipes/dynamic_sst2.yaml        # LengthDrop + length search on SST-2
@@ -25,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-HELP = "run a recipe (YAML): corpus -> vocab -> pack -> pretrain -> fine-tune -> evaluate -> model card"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -21,10 +21,8 @@ import argparse
 import sys
 
 from wellread.infer.backends import BACKENDS
-from wellread.infer.pipeline import load_pipeline
+from wellread.infer.load import load_pipeline
 from wellread.infer.serve import Limits, serve
-
-HELP = "serve a model over HTTP: JSON API, micro-batching, request limits, health endpoint"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

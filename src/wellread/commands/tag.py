@@ -20,8 +20,6 @@ import argparse
 
 from wellread.infer.command import add_pipeline_arguments, run_pipeline
 
-HELP = "tag words with a fine-tuned token classifier: entities with character spans, JSON lines out"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(p, "truncated")

@@ -19,9 +19,8 @@ import itertools
 import json
 
 from wellread.errors import TokenizerError
-from wellread.tokenizer import DEFAULT_TRAIN_SPECIAL_TOKENS, TRUNCATION_STRATEGIES, Tokenizer, corpus_files, iter_lines
-
-HELP = "train a WordPiece tokenizer on text files, or encode a text with one"
+from wellread.textio import read_lines
+from wellread.tokenizer import DEFAULT_TRAIN_SPECIAL_TOKENS, TRUNCATION_STRATEGIES, Tokenizer, corpus_files
 
 TRAIN_DOC = """Train a WordPiece vocabulary on FILES (files, folders or globs; .gz/.bz2 accepted), one text per line.
 
@@ -92,7 +91,7 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"vocab size {tok.vocab_size} (asked for {args.vocab_size}); lowercase={tok.lowercase}, "
           f"strip_accents={tok.strip_accents}; [PAD]={tok.pad_token_id} [UNK]={tok.unk_token_id} "
           f"[CLS]={tok.cls_token_id} [SEP]={tok.sep_token_id} [MASK]={tok.mask_token_id}")
-    examples = itertools.islice((line.strip() for line in iter_lines(files) if line.strip()), 3)
+    examples = itertools.islice((line.strip() for line in read_lines(files) if line.strip()), 3)
     for text in examples:
         text = text[:120]
         print(f"  {text!r}\n    -> {' '.join(tok.tokenize(text))}")

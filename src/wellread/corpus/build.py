@@ -18,13 +18,13 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from wellread.corpus.clean import FilterConfig
+from wellread.corpus.clean import FILTERS, FilterConfig
 from wellread.corpus.dedup import ExactDedup, LshBanding, NearDedup, NgramIndex
 from wellread.corpus.manifest import manifest_dict, write_json
 from wellread.corpus.pipeline import Outcome, WorkerSettings, init_worker, process_batch
@@ -34,6 +34,7 @@ from wellread.corpus.sources import FORMATS, SourceFile, detect_format, discover
 from wellread.corpus.wiki import read_wiki
 from wellread.corpus.writer import OUTPUT_FORMATS, ShardWriter
 from wellread.errors import DataError
+from wellread.options import narrow, option
 
 __all__ = ["READERS", "BuildOptions", "build_corpus", "read_documents"]
 
@@ -43,41 +44,57 @@ READERS: dict[str, Callable[[BinaryIO, ReadContext], Iterator[Document]]] = {
 """Input format -> reader."""
 
 _BATCH_CHARS = 1 << 20
+INPUT, DEDUP, RUN = "input", "deduplication", "output and run"
 _OWN_PREFIXES = ("part-", "report.json", "manifest.json")  # with their .tmp files
 
 
-@dataclass
-class BuildOptions:
-    """Options of `corpus build` (the CLI flags map one to one)."""
+@dataclass(kw_only=True)
+class BuildOptions(FilterConfig):
+    """Options of `corpus build` (CLI and recipe stage): the inputs, the reading, the quality filters, dedup and
+    the output."""
 
-    out: Path
-    overwrite: bool = False
-    exclude: list[str] = field(default_factory=list)
-    input_format: str = "auto"
-    text_field: str = "text"
-    doc_split: str = "auto"
-    filters: FilterConfig = field(default_factory=FilterConfig)
-    exact_dedup: bool = True
-    near_dedup: bool = True
-    near_threshold: float = 0.8
-    num_perm: int = 128
-    shingle_size: int = 5
-    decontaminate: list[str] = field(default_factory=list)
-    decontaminate_ngram: int = 13
-    output_format: str = "jsonl"
-    shard_size_mb: float = 128.0
-    snapshot_date: str | None = None
-    """YYYY-MM-DD; None -> today."""
-    workers: int = 0
-    """Worker processes for normalise/filter/MinHash (about 90% of the CPU time); 0 = all in the main process.
-    Measured on a shared 2-core machine: -13% to +18% wall time with 2 workers, hence off by default."""
-    batch_docs: int = 1000
-    max_examples: int = 20
-    progress: bool = True
+    inputs: list[str] | None = option(None, positional=True, cli_required=True, metavar="INPUT",
+                                      help="files, folders (read recursively) or quoted globs (a recipe: default the "
+                                           "previous stage's raw text)")
+    out: Path | None = option(None, cli_required=True, help="output folder (must be empty, or use --overwrite)")
+    overwrite: bool = option(False, help="replace a previous build's files in --out")
+    exclude: list[str] = option([], append=True, metavar="GLOB",
+                                help="leave out files whose path or name matches GLOB (repeatable)")
+    input_format: str = option("auto", flag="--format", group=INPUT, choices=("auto", *FORMATS),
+                               help="input format (default: from each file's name)")
+    text_field: str = option("text", group=INPUT, help="JSONL field holding the text")
+    doc_split: str = option("auto", group=INPUT, choices=DOC_SPLITS, help="how text files are cut into documents")
+    decontaminate: list[str] = option([], append=True, group=FILTERS, metavar="PATH",
+                                      help="evaluation file(s): drop documents sharing a word n-gram with them "
+                                           "(repeatable)")
+    decontaminate_ngram: int = option(13, group=FILTERS, help="n for --decontaminate")
+    exact_dedup: bool = option(True, group=DEDUP, help="keep exact duplicates")
+    near_dedup: bool = option(True, group=DEDUP, help="skip MinHash near-dedup (faster; memory then grows by only "
+                                                      "~70 bytes per kept document)")
+    near_threshold: float = option(0.8, group=DEDUP, help="Jaccard threshold")
+    num_perm: int = option(128, group=DEDUP, help="MinHash permutations")
+    shingle_size: int = option(5, group=DEDUP, help="words per shingle")
+    output_format: str = option("jsonl", group=RUN, choices=tuple(OUTPUT_FORMATS),
+                                help="gzipped JSONL or plain text shards")
+    shard_size_mb: float = option(128.0, group=RUN, help="shard size on disk")
+    snapshot_date: str | None = option(None, group=RUN, metavar="YYYY-MM-DD",
+                                       help="date the snapshot stands for, recorded in the manifest (default: today)")
+    workers: int = option(0, group=RUN, help="extra processes for normalise/filter/MinHash (~90%% of the CPU time); "
+                                             "pays only with idle cores; measured on a shared 2-core machine: -13%% "
+                                             "to +18%% wall time with 2 workers (default 0: all in one process)")
+    batch_docs: int = option(1000, cli=False, recipe=False, help="documents per batch handed to a worker")
+    max_examples: int = option(20, group=RUN, help="examples kept in report.json per problem kind")
+    progress: bool = option(True, group=RUN, help="no progress bar")
+    quiet: bool = option(False, group=RUN, help="print only warnings and errors")
+
+    @property
+    def filters(self) -> FilterConfig:
+        """The quality rules' thresholds."""
+        return narrow(FilterConfig, self)
 
     def validate(self) -> None:
         """Raise DataError naming every bad value."""
-        errors = self.filters.validate()
+        errors = FilterConfig.validate(self)
         if self.input_format not in ("auto", *FORMATS):
             errors.append(f"--format must be auto or one of {FORMATS}, got {self.input_format!r}")
         if self.doc_split not in DOC_SPLITS:
@@ -250,7 +267,7 @@ def build_corpus(inputs: Sequence[str], options: BuildOptions) -> Report:
     # the pool forks before tqdm starts its monitor thread (fork safety)
     processor = _Processor(settings, options.workers, [str(s.path) for s in sources])
     bar = tqdm(total=sum(s.size for s in sources), unit="B", unit_scale=True, desc="corpus build",
-               disable=not options.progress, file=sys.stderr)
+               disable=not options.progress or options.quiet, file=sys.stderr)
     done_bytes = [0, 0]  # [bytes of finished files, bytes of the current file]
 
     def documents() -> Iterator[tuple[int, Document]]:

@@ -13,8 +13,11 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
+from wellread.options import option
+
 __all__ = ["FILTER_REASONS", "FilterConfig", "QualityFilter", "normalise", "words_of"]
 
+FILTERS = "filters (a document failing one is removed, reason in report.json)"
 FILTER_REASONS: tuple[str, ...] = (
     "too_short", "too_long", "alpha_ratio", "symbol_ratio", "duplicate_lines", "top_ngram", "duplicate_ngram",
     "not_english",
@@ -60,35 +63,34 @@ def _floats(values: str | tuple[float, ...]) -> tuple[float, ...]:
     return tuple(float(v) for v in values.split(",")) if isinstance(values, str) else tuple(values)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FilterConfig:
     """Thresholds of the quality rules, each one a `corpus build` option. A minimum of 0 turns its rule off, and so
     does a maximum of 1 for the shares (`max_words` 0 means no upper limit)."""
 
-    min_chars: int = 20
-    """Fewer characters -> `too_short`."""
-    min_words: int = 5
-    """Fewer whitespace-separated words -> `too_short` (Gopher used 50 on web pages; paragraphs, speeches and
-    glosses are shorter and still good MLM text)."""
-    max_words: int = 100_000
-    """More words -> `too_long`."""
-    min_alpha_ratio: float = 0.6
-    """Minimum share of letters among the non-space characters -> `alpha_ratio` (tables of numbers, code)."""
-    max_symbol_ratio: float = 0.1
-    """Maximum ('#' + ellipses) per word -> `symbol_ratio`."""
-    max_dup_line_fraction: float = 0.3
-    """Maximum share of lines that repeat an earlier line of the document -> `duplicate_lines`."""
-    max_dup_line_char_fraction: float = 0.2
-    """Maximum share of characters in such repeated lines -> `duplicate_lines`."""
-    top_ngram_thresholds: tuple[float, ...] = (0.20, 0.18, 0.16)
-    """Maximum share of word characters covered by the most frequent 2-, 3-, 4-gram -> `top_ngram`."""
-    dup_ngram_thresholds: tuple[float, ...] = (0.15, 0.14, 0.13, 0.12, 0.11, 0.10)
-    """Maximum share of word characters inside repeated 5-, 6-, ... 10-grams -> `duplicate_ngram`."""
-    ngram_min_words: int = 50
-    """The two n-gram rules only apply to documents with at least this many words (Gopher's own minimum: on
-    shorter ones a name said twice already crosses the thresholds)."""
-    min_stopword_ratio: float = 0.05
-    """Minimum share of common English stopwords among the words -> `not_english`; 0 turns the test off."""
+    min_chars: int = option(20, group=FILTERS, help="fewer characters -> too_short")
+    min_words: int = option(5, group=FILTERS, help="fewer words -> too_short (Gopher used 50 on web pages; "
+                                                   "paragraphs, speeches and glosses are shorter and still good MLM "
+                                                   "text; default 5)")
+    max_words: int = option(100_000, group=FILTERS, help="more words -> too_long; 0 = no limit")
+    min_alpha_ratio: float = option(0.6, group=FILTERS, help="minimum share of letters among non-space characters "
+                                                             "-> alpha_ratio (tables of numbers, code)")
+    max_symbol_ratio: float = option(0.1, group=FILTERS, help="maximum ('#' + ellipses) per word -> symbol_ratio")
+    max_dup_line_fraction: float = option(0.3, group=FILTERS, help="maximum share of repeated lines -> "
+                                                                   "duplicate_lines")
+    max_dup_line_char_fraction: float = option(0.2, group=FILTERS, help="maximum share of characters in repeated "
+                                                                        "lines -> duplicate_lines")
+    top_ngram_thresholds: tuple[float, ...] = option((0.20, 0.18, 0.16), group=FILTERS, comma=True,
+                                                     help="maximum character share of the most frequent 2-,3-,4-gram "
+                                                          "-> top_ngram (comma-separated)")
+    dup_ngram_thresholds: tuple[float, ...] = option((0.15, 0.14, 0.13, 0.12, 0.11, 0.10), group=FILTERS, comma=True,
+                                                     help="maximum character share of repeated 5- to 10-grams -> "
+                                                          "duplicate_ngram (comma-separated)")
+    ngram_min_words: int = option(50, group=FILTERS, help="apply the two n-gram rules from this many words on "
+                                                          "(Gopher's own minimum: on shorter documents a name said "
+                                                          "twice already crosses the thresholds)")
+    min_stopword_ratio: float = option(0.05, group=FILTERS, help="English test: minimum share of common English "
+                                                                 "stopwords -> not_english; 0 = off")
 
     def __post_init__(self) -> None:
         self.top_ngram_thresholds = _floats(self.top_ngram_thresholds)

@@ -15,7 +15,6 @@ On disk, per maximum length and split (`len128/train`, `len128/val`, ...):
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import zlib
@@ -27,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from wellread.errors import DataError
+from wellread.textio import read_lines
 from wellread.tokenizer import Tokenizer
 
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -41,29 +41,29 @@ def split_sentences(text: str) -> list[str]:
 
 
 def read_documents(paths: Iterable[Path], text_field: str = "text") -> Iterator[str]:
-    """Documents from `corpus build` shards (*.jsonl, *.jsonl.gz) or plain text (blank-line separated)."""
+    """Documents from `corpus build` shards (*.jsonl, *.jsonl.gz) or plain text (blank-line separated), plain or
+    compressed; DataError naming the file when one cannot be read."""
     for path in paths:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            if ".jsonl" in path.name:
-                for line_no, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        yield json.loads(line)[text_field]
-                    except (json.JSONDecodeError, KeyError, TypeError) as err:
-                        raise DataError(f"{path}:{line_no}: not a JSON record with a {text_field!r} field "
-                                        f"({err})") from None
-            else:
-                block: list[str] = []
-                for line in f:
-                    if line.strip():
-                        block.append(line.rstrip("\n"))
-                    elif block:
-                        yield "\n".join(block)
-                        block = []
-                if block:
+        lines = read_lines([path])
+        if ".jsonl" in path.name:
+            for line_no, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)[text_field]
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise DataError(f"{path}:{line_no}: not a JSON record with a {text_field!r} field "
+                                    f"({err})") from None
+        else:
+            block: list[str] = []
+            for line in lines:
+                if line.strip():
+                    block.append(line.rstrip("\n"))
+                elif block:
                     yield "\n".join(block)
+                    block = []
+            if block:
+                yield "\n".join(block)
 
 
 def corpus_paths(inputs: Iterable[str | Path]) -> list[Path]:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import zstandard
-
 from wellread.corpus.report import Problems
+from wellread.textio import STREAM_ERRORS
 
 __all__ = ["DOC_SPLITS", "Document", "ReadContext", "iter_lines", "read_conll", "read_jsonl", "read_text",
            "read_wet"]
@@ -28,7 +26,6 @@ DOC_SPLITS: tuple[str, ...] = ("auto", "blank-line", "line")
 
 _AUTO_PROBE_LINES = 1000
 _MAX_BLOCK_CHARS = 10_000_000  # a blank-line block is cut here so one huge block cannot exhaust memory
-_STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 
 
 @dataclass(slots=True)
@@ -86,7 +83,7 @@ def iter_lines(stream: BinaryIO, ctx: ReadContext) -> Iterator[tuple[int, str]]:
             raw = next(lines)
         except StopIteration:
             return
-        except _STREAM_ERRORS as err:
+        except STREAM_ERRORS as err:
             ctx.problem("truncated", lineno + 1, f"stream ended early after line {lineno}: {err}")
             return
         lineno += 1
@@ -232,5 +229,5 @@ def read_wet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Document]:
                 yield Document(decode(body, ctx, lineno + 1), lineno + 1, date=date,
                                url=headers.get("warc-target-uri"))
             lineno += body.count(b"\n")
-    except _STREAM_ERRORS as err:
+    except STREAM_ERRORS as err:
         ctx.problem("truncated", lineno + 1, f"stream ended early after line {lineno}: {err}")

@@ -6,10 +6,8 @@ and feeds it to a sha256 (for the manifest), so a source is hashed in the same p
 
 from __future__ import annotations
 
-import bz2
 import fnmatch
 import glob
-import gzip
 import hashlib
 import io
 import os
@@ -18,14 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import zstandard
-
 from wellread.errors import DataError
+from wellread.textio import decompress, split_compression
 
-__all__ = ["COMPRESSIONS", "FORMATS", "CountingReader", "SourceFile", "detect_format", "discover", "open_source"]
-
-COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
-"""File suffix -> compression read transparently."""
+__all__ = ["FORMATS", "CountingReader", "SourceFile", "detect_format", "discover", "open_source"]
 
 FORMATS: tuple[str, ...] = ("text", "jsonl", "wiki", "wet", "conll")
 """Input formats; `detect_format` picks one from the file name (after any compression suffix)."""
@@ -91,14 +85,6 @@ def discover(inputs: Iterable[str], exclude: Iterable[str] = ()) -> list[SourceF
     return [SourceFile.at(p) for p in files]
 
 
-def split_compression(path: Path) -> tuple[str, str | None]:
-    """(name without the compression suffix, compression or None)."""
-    suffix = path.suffix.lower()
-    if suffix in COMPRESSIONS:
-        return path.name[: -len(suffix)], COMPRESSIONS[suffix]
-    return path.name, None
-
-
 def detect_format(path: Path) -> str:
     """Input format from the file name: .jsonl/.ndjson/.json -> jsonl, .xml -> wiki (a MediaWiki dump),
     .wet/.warc -> wet (Common Crawl), .conll/.conllu -> conll, anything else -> text."""
@@ -137,50 +123,7 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
-class _ZstdReader(io.RawIOBase):
-    """Decompresses a (possibly multi-frame) zstd stream; unlike zstandard's stream_reader it raises EOFError
-    when the input ends inside a frame, so a truncated .zst is reported like a truncated .gz."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self._dctx = zstandard.ZstdDecompressor()
-        self._dobj = self._dctx.decompressobj()
-        self._in_frame = False
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        while not self._pending:
-            chunk = self._raw.read(1 << 16)
-            if not chunk:
-                if self._in_frame:
-                    raise EOFError("zstd stream ended inside a frame (truncated file)")
-                return 0
-            while chunk:
-                self._in_frame = True
-                self._pending += self._dobj.decompress(chunk)
-                chunk = b""
-                if self._dobj.eof:
-                    chunk = self._dobj.unused_data
-                    self._dobj = self._dctx.decompressobj()
-                    self._in_frame = False
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
 def open_source(path: Path) -> tuple[BinaryIO, CountingReader]:
     """Open `path` for reading, decompressing .gz/.bz2/.zst: (decompressed binary stream, its counting reader)."""
     counter = CountingReader(open(path, "rb", buffering=0))  # noqa: SIM115 (closed by the caller)
-    buffered = io.BufferedReader(counter, 1 << 20)
-    _, compression = split_compression(path)
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=buffered, mode="rb"), counter
-    if compression == "bz2":
-        return bz2.BZ2File(buffered, mode="rb"), counter
-    if compression == "zstd":
-        return io.BufferedReader(_ZstdReader(buffered), 1 << 20), counter
-    return buffered, counter
+    return decompress(io.BufferedReader(counter, 1 << 20), path), counter

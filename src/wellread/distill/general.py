@@ -18,12 +18,14 @@ from torch import nn
 from wellread.config import ALIASES, PRESETS, load_config, preset
 from wellread.distill.data import general_inputs
 from wellread.distill.intermediate import LayerDistillTask, LayerStudent, LayerTerms, load_projection
-from wellread.distill.run import DistillOptions, layer_map_for, projection_note
+from wellread.distill.options import DistillOptions
+from wellread.distill.run import layer_map_for, projection_note
 from wellread.distill.teacher import require_same_vocabulary
 from wellread.errors import WellreadError
 from wellread.finetune.run import loop_args, run_options
 from wellread.models import build_model
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import resolve_model_dir
 from wellread.tokenizer import Tokenizer
 from wellread.train.run import Run
 
@@ -47,9 +49,9 @@ def distill_general(opts: DistillOptions) -> dict[str, float]:
     """Train the student's layers on the teacher's over raw text into `opts.finetune.out`; the last evaluation.
     A finished run (done.json) is kept when resuming."""
     fo = opts.finetune
-    if opts.stage not in ("auto", "intermediate"):
-        raise WellreadError(f"--task none distils the intermediate layers only; --stage {opts.stage} needs a task")
-    if opts.transfer or opts.augment is not None:
+    if opts.method not in ("auto", "intermediate"):
+        raise WellreadError(f"--task none distils the intermediate layers only; --stage {opts.method} needs a task")
+    if opts.transfer or opts.augment:
         raise WellreadError("--transfer and --augment belong to task distillation; --task none reads --data")
     if not fo.data:
         raise WellreadError("--data is required: a packed corpus (wellread corpus pack) or text files")

@@ -36,10 +36,10 @@ from torch import Tensor, nn
 from wellread.distill.layers import WidthProjection, projection_for
 from wellread.distill.losses import attention_score_mse, hidden_state_mse
 from wellread.errors import WellreadError
-from wellread.finetune.base import eval_batches, pad_inputs
 from wellread.models import EncoderWithHead
 from wellread.models.bert import EncoderOutput
 from wellread.models.checkpoint import load_state, read_state_dict, save_model
+from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.tokenizer import Tokenizer
 from wellread.train.order import length_grouped_order
 

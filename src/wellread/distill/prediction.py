@@ -30,8 +30,9 @@ from torch import Tensor, nn
 from wellread.distill.losses import soft_cross_entropy_rows, span_soft_cross_entropy
 from wellread.distill.teacher import TeacherRows
 from wellread.errors import WellreadError
-from wellread.finetune.base import FinetuneTask, forward, pad_inputs
+from wellread.finetune.base import FinetuneTask, forward
 from wellread.finetune.tagging import IGNORE
+from wellread.tasks.batching import pad_inputs
 from wellread.train.order import length_grouped_order
 
 

@@ -15,18 +15,18 @@ tokenizers match, else the prediction stage alone (with a note).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from wellread.config import load_config
-from wellread.distill.augment import AugmentOptions, augmented_examples
+from wellread.distill.augment import augmented_examples
 from wellread.distill.data import read_transfer
 from wellread.distill.intermediate import LayerDistillTask, LayerStudent, LayerTerms, Sequences, load_projection
 from wellread.distill.layers import parse_layer_map, uniform_layer_map
+from wellread.distill.options import STAGES, DistillOptions
 from wellread.distill.prediction import DistillTask
 from wellread.distill.teacher import LiveTeacher, TeacherCache, TeacherInputs, require_same_vocabulary, same_vocabulary
 from wellread.errors import WellreadError
@@ -37,10 +37,8 @@ from wellread.finetune.qa import QATask
 from wellread.finetune.run import (
     HEADS,
     MAX_LENGTH,
-    FinetuneOptions,
     Prepared,
     build_task,
-    checkpoint_labels,
     default_select_metric,
     evaluate_model,
     kept_report,
@@ -51,54 +49,26 @@ from wellread.finetune.run import (
     run_options,
     write_qa_predictions,
 )
-from wellread.finetune.tagging import encode_words
-from wellread.models import head_of_architecture
-from wellread.models.checkpoint import resolve_model_dir
+from wellread.models.folder import ModelFolder, read_model_folder, resolve_model_dir
 from wellread.tasks.common import Example
+from wellread.tasks.tag_features import encode_words
 from wellread.tokenizer import Tokenizer
 from wellread.train.run import Run
 
-STAGES = ("auto", "both", "intermediate", "prediction")
 TEACHER_CACHE = "teacher_outputs"
-
-
-@dataclass
-class DistillOptions:
-    """A distillation run: the student's fine-tuning options (`finetune.model` is the student) plus the teacher's."""
-
-    teacher: str
-    finetune: FinetuneOptions
-    stage: str = "auto"
-    transfer: list[str] = field(default_factory=list)
-    """Unlabelled transfer files the teacher labels (classification)."""
-    alpha: float = 0.5
-    """Weight of the distillation loss against the gold loss on labelled rows (transfer rows: distillation only)."""
-    temperature: float = 1.0
-    layer_map: str | None = None
-    """"0,3,6": student layer m (0 = embeddings) -> teacher layer; default uniform."""
-    layer_losses: str = "embedding,hidden,attention"
-    intermediate_epochs: float = 10.0
-    intermediate_steps: int = 0
-    intermediate_lr: float | None = None
-    cache_teacher: str = "auto"
-    """Teacher outputs for the prediction stage: on (computed once, kept on disk), off (computed per batch), auto
-    (on when the data is seen more than once)."""
-    augment: AugmentOptions | None = None
 
 
 # --- models and checks --------------------------------------------------------------------------------
 
 
-def check_teacher(folder: Path, family: str, task: str) -> None:
+def check_teacher(teacher: ModelFolder, family: str, task: str) -> None:
     """WellreadError unless the teacher's own head is one trained for the task's family (labels are checked and
     re-ordered by `load_for_task`)."""
-    config = load_config(folder)
-    own = head_of_architecture(config.architectures[0]) if config.architectures else "base"
-    trained = own == HEADS[family] and (family == "qa" or checkpoint_labels(folder, own) is not None)
-    if not trained:
-        raise WellreadError(f"the teacher {folder} is not fine-tuned for {task} (its head: {own}); task "
-                            f"distillation needs a fine-tuned teacher: `wellread finetune --model {folder} --task "
-                            f"{task} ...` first (or --task none for general distillation from a pretrained one)")
+    head = HEADS[family]
+    if teacher.head != head or (family != "qa" and teacher.named_labels(head) is None):
+        raise WellreadError(f"the teacher {teacher.path} is not fine-tuned for {task} (its head: {teacher.head_name}); "
+                            f"task distillation needs a fine-tuned teacher: `wellread finetune --model {teacher.path} "
+                            f"--task {task} ...` first (or --task none for general distillation from a pretrained one)")
 
 
 def layer_map_for(spec: str | None, student: nn.Module, teacher: nn.Module) -> list[int]:
@@ -252,21 +222,20 @@ def _teacher_task(opts: DistillOptions, prep: Prepared, teacher_tok: Tokenizer) 
 
 
 def distill_task(opts: DistillOptions) -> dict[str, Any]:
-    """`wellread distill --task TASK`: the stages chosen by `opts.stage` (see the module docstring)."""
+    """`wellread distill --task TASK`: the stages chosen by `opts.method` (see the module docstring)."""
     fo = opts.finetune
-    if opts.stage not in STAGES:
-        raise WellreadError(f"--stage must be one of {', '.join(STAGES)}, not {opts.stage!r}")
-    teacher_folder = resolve_model_dir(opts.teacher)
-    student_folder = resolve_model_dir(fo.model)
-    positions = min(load_config(teacher_folder).max_position_embeddings,
-                    load_config(student_folder).max_position_embeddings)
+    if opts.method not in STAGES:
+        raise WellreadError(f"--stage must be one of {', '.join(STAGES)}, not {opts.method!r}")
+    teacher_folder = read_model_folder(opts.teacher)
+    positions = min(teacher_folder.config.max_position_embeddings,
+                    read_model_folder(fo.model).config.max_position_embeddings)
     fo.max_length = min(fo.max_length or MAX_LENGTH[family_of_task(fo.task)], positions)
     prep = prepare(fo)
     data = prep.data
     check_teacher(teacher_folder, data.family, data.name)
-    teacher_tok = Tokenizer.load(teacher_folder)
+    teacher_tok = teacher_folder.load_tokenizer()
     same = same_vocabulary(prep.tokenizer, teacher_tok)
-    stage = opts.stage
+    stage = opts.method
     if stage == "auto":
         stage = "both" if same else "prediction"
         if not same:
@@ -274,13 +243,14 @@ def distill_task(opts: DistillOptions) -> dict[str, Any]:
                   "distilled (layer losses need one shared tokenizer)")
     if stage in ("both", "intermediate"):
         require_same_vocabulary(prep.tokenizer, teacher_tok, "intermediate-layer distillation")
-    teacher = load_for_task(opts.teacher, data, quiet=True).requires_grad_(False)
+    teacher = load_for_task(teacher_folder, data, quiet=True).requires_grad_(False)
     transfer = read_transfer(opts.transfer, data.name, fo.columns, _takes_pairs(data.train)) if opts.transfer else []
-    if opts.augment is not None:
+    augment = opts.augment_options()
+    if augment is not None:
         if data.family != "classification":
             raise WellreadError("--augment is for sentence (pair) classification tasks (word replacement would "
                                 "break tag and answer positions)")
-        transfer = transfer + augmented_examples(data.train, opts.augment, fo.out, fo.progress)
+        transfer = transfer + augmented_examples(data.train, augment, fo.out, fo.progress)
     out = Path(fo.out)
     out.mkdir(parents=True, exist_ok=True)
     if stage == "intermediate":

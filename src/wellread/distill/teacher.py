@@ -32,7 +32,8 @@ from torch import nn
 from tqdm import tqdm
 
 from wellread.errors import WellreadError
-from wellread.finetune.base import eval_batches, forward, pad_inputs
+from wellread.finetune.base import forward
+from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.tokenizer import Tokenizer
 
 

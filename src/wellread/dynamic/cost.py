@@ -6,16 +6,16 @@ Shapes: B batch, T tokens, H hidden size, F FFN size.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
-from wellread.finetune.base import eval_batches, pad_inputs
+from wellread.models.length import LengthConfig
+from wellread.tasks.batching import eval_batches, pad_inputs
+from wellread.timing import time_calls, time_interleaved
 
 
 def layer_flops(n_in: Tensor, n_out: Tensor, hidden: int, ffn: int) -> Tensor:
@@ -63,19 +63,11 @@ def paired_latency(model: nn.Module, batches: Sequence[dict[str, Tensor]], confi
     model.eval()
     if reference is None:  # explicitly: None would mean the model's own length_config
         reference = LengthConfig.full(config.layers)
-    if batches:  # warm-up
-        for cfg in (config, reference):
-            b = batches[0]
-            model(b["input_ids"], b["attention_mask"], b["token_type_ids"], length_config=cfg)
     total = [0.0, 0.0]
-    for b in batches:
-        best = [float("inf"), float("inf")]
-        for _ in range(repeats):
-            for i, cfg in enumerate((config, reference)):
-                start = time.perf_counter()
-                model(b["input_ids"], b["attention_mask"], b["token_type_ids"], length_config=cfg)
-                best[i] = min(best[i], time.perf_counter() - start)
-        total = [total[0] + best[0], total[1] + best[1]]
+    for i, batch in enumerate(batches):  # the first batch warms up once with each
+        times = time_interleaved([_forward(model, batch, config), _forward(model, batch, reference)],
+                                 warmup=int(i == 0), repeats=repeats)
+        total = [total[0] + min(times[0]), total[1] + min(times[1])]
     return total[0], total[1]
 
 
@@ -85,18 +77,12 @@ def measure_latency(model: nn.Module, batches: Sequence[dict[str, Tensor]], conf
     """Seconds for one pass over `batches` with `config`: per batch the fastest of `repeats` runs (robust to
     other work on the machine), summed. One warm-up batch runs first."""
     model.eval()
+    seconds = 0.0
+    for i, batch in enumerate(batches):  # the first batch warms up once
+        seconds += min(time_calls(_forward(model, batch, config), warmup=int(i == 0), repeats=repeats))
+    return seconds
 
-    def run(batch: dict[str, Tensor]) -> None:
-        model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], length_config=config)
 
-    if batches:
-        run(batches[0])
-    total = 0.0
-    for batch in batches:
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run(batch)
-            best = min(best, time.perf_counter() - start)
-        total += best
-    return total
+def _forward(model: nn.Module, batch: dict[str, Tensor], config: LengthConfig) -> Callable[[], object]:
+    """One forward pass of `model` on `batch` at `config`, as a call to time."""
+    return lambda: model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], length_config=config)

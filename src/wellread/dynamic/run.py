@@ -11,68 +11,59 @@ the model folder as length_config.json, where `load_model` (and so every pipelin
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from wellread.config import load_config
-from wellread.dynamic.config import LengthConfig, save_length_config
 from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latency, paired_latency
+from wellread.dynamic.options import LengthDropOptions, SearchOptions
 from wellread.dynamic.plot import plot_frontier
 from wellread.dynamic.search import (
     Gene,
     Measurement,
-    SearchOptions,
     choose,
     evolve,
     gene_config,
     pareto_front,
     refine,
 )
-from wellread.dynamic.train import LengthDropOptions, LengthDropTask
+from wellread.dynamic.train import LengthDropTask
 from wellread.errors import WellreadError
 from wellread.finetune.base import FinetuneTask
 from wellread.finetune.data import canonical_task, family_of
+from wellread.finetune.options import FinetuneOptions
 from wellread.finetune.run import (
     HEADS,
-    FinetuneOptions,
     default_select_metric,
     evaluate_model,
     load_for_task,
     loop_args,
     prepare,
+    require_task_head,
     run_options,
 )
-from wellread.models import head_of_architecture
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import read_model_folder
+from wellread.models.length import LengthConfig, save_length_config
+from wellread.options import narrow
 from wellread.train.run import Run
-
-
-def fine_tuned_head(folder: Path, family: str, task: str) -> tuple[str, list[str] | None]:
-    """The folder's head and labels; WellreadError unless it is a model fine-tuned for the task's family."""
-    config = load_config(folder)
-    head = head_of_architecture(config.architectures[0]) if config.architectures else "base"
-    if head != HEADS[family]:
-        raise WellreadError(f"{folder} has a {head} head but {task} needs a fine-tuned {HEADS[family]} model: "
-                            f"fine-tune it first (wellread finetune --task {task} ...)")
-    labels = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else None
-    return head, labels
-
 
 # --- LengthDrop training ----------------------------------------------------------------------------
 
 
-def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1.0) -> dict[str, Any]:
-    """Continue training a fine-tuned model with LengthDrop into `opts.out`; returns (and writes) its results
+def lengthdrop(job: LengthDropOptions) -> dict[str, Any]:
+    """Continue training a fine-tuned model with LengthDrop into `job.out`; returns (and writes) its results
     (`metrics`: the best evaluation, with its step)."""
+    drop, opts = job.sandwich(), narrow(FinetuneOptions, job, epochs=job.epochs_or(1.0))
     task_name = canonical_task(opts.task)
-    fine_tuned_head(resolve_model_dir(opts.model), family_of(task_name), task_name)
+    folder = read_model_folder(opts.model)
+    require_task_head(folder, task_name)
     prep = prepare(opts)
     run = Run(run_options(opts))
-    model = load_for_task(opts.model, prep.data)
+    model = load_for_task(folder, prep.data)
     model.length_config = None  # a configuration searched for the old weights does not fit the new ones
     prep.tokenizer.check_compatible(model.config)
     inner = prep.task
@@ -80,7 +71,7 @@ def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1
     task = LengthDropTask(inner, model.config.num_hidden_layers, drop)
     select = opts.select_metric or default_select_metric(prep.data)
     extra = {"task": prep.data.name, "model": opts.model, "lengthdrop": asdict(drop)}
-    args = loop_args(run, opts, extra, epochs=opts.epochs_or(epochs), select_metric=select,
+    args = loop_args(run, opts, extra, epochs=opts.epochs_or(1.0), select_metric=select,
                      metrics_in_postfix=("train_acc",))
     skips = f", the smallest skipping layers {list(drop.smallest_skip)}" if drop.smallest_skip else ""
     run.train(model, task, args, lambda t: (
@@ -103,29 +94,6 @@ def lengthdrop(opts: FinetuneOptions, drop: LengthDropOptions, epochs: float = 1
 
 
 # --- the search -------------------------------------------------------------------------------------
-
-
-@dataclass
-class SearchRun:
-    """What `wellread search` needs beyond the task options."""
-
-    cost: str = "latency"
-    """"latency" (measured) or "flops" (estimated) is what the search minimises."""
-    batch_size: int = 32
-    repeats: int = 3
-    """Timed runs per latency batch (the fastest counts)."""
-    latency_examples: int | None = None
-    """Time on this many dev inputs spread over the length range (None: all)."""
-    max_drop: float = 1.0
-    """The chosen configuration's metric may be at most this many points below the full model's."""
-    threads: int = 1
-    out: Path | None = None
-    """Where frontier.json/png go (default MODEL/search)."""
-    save: bool = True
-    """Save the chosen configuration into the model folder."""
-    search: SearchOptions = field(default_factory=SearchOptions)
-    start_from: Path | None = None
-    """An earlier search's frontier.json: its frontier joins the initial population (measured again)."""
 
 
 def dev_inputs(task: FinetuneTask) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -160,14 +128,16 @@ def frontier_genes(path: str | Path, layers: int, grid: int) -> tuple[Gene, ...]
     return tuple(genes)
 
 
-def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
+def search_lengths(run: SearchOptions) -> dict[str, Any]:
     """Search length configurations for a fine-tuned model; write the frontier, save the choice; returns the report."""
     if run.cost not in ("latency", "flops"):
         raise WellreadError(f"--cost must be latency or flops, not {run.cost!r}")
-    folder = resolve_model_dir(opts.model)
+    opts = narrow(FinetuneOptions, run)
+    folder = read_model_folder(opts.model)
     task_name = canonical_task(opts.task)
-    _, labels = fine_tuned_head(folder, family_of(task_name), task_name)
-    prep = prepare(opts, train=False, labels=labels if family_of(task_name) != "qa" else None)
+    require_task_head(folder, task_name)
+    labels = list(folder.labels) if folder.labels and family_of(task_name) != "qa" else None
+    prep = prepare(opts, train=False, labels=labels)
     model, _ = load_model(folder, HEADS[prep.data.family])
     prep.tokenizer.check_compatible(model.config)
     torch.set_num_threads(run.threads)
@@ -176,10 +146,8 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
     lengths = [len(r) for r in ids]
     batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, run.batch_size, run.latency_examples)
     timed = sum(len(b["input_ids"]) for b in batches)
-    grid, layers = run.search.grid, model.config.num_hidden_layers
-    search = run.search
-    if run.start_from is not None:
-        search = replace(search, start=search.start + frontier_genes(run.start_from, layers, grid))
+    grid, layers = run.grid, model.config.num_hidden_layers
+    search = run.evolution(frontier_genes(run.start_from, layers, grid) if run.start_from is not None else ())
 
     def evaluate(gene: Gene) -> Measurement:
         config = gene_config(gene, grid)
@@ -211,14 +179,14 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
                                            "chosen_ms_per_input": 1000 * t_chosen / timed,
                                            "speedup": t_full / t_chosen}
     report = {
-        "model": str(folder), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
+        "model": str(folder.path), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
         "batch_size": run.batch_size, "timed_inputs": timed, "max_drop": run.max_drop,
         "search": asdict(search), "full": full.to_json(grid), "chosen": chosen.to_json(grid),
         "metric_drop": full.metric - chosen.metric, "flops_ratio": full.measurement.flops / chosen.measurement.flops,
         "speedup": speedups, "frontier": [c.to_json(grid) for c in frontier],
         "evaluated": [c.to_json(grid) for c in candidates],
     }
-    out = Path(run.out) if run.out is not None else folder / "search"
+    out = Path(run.out) if run.out is not None else folder.path / "search"
     out.mkdir(parents=True, exist_ok=True)
     (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
@@ -226,7 +194,7 @@ def search_lengths(opts: FinetuneOptions, run: SearchRun) -> dict[str, Any]:
                   f"{prep.data.name}: length configurations", run.max_drop)
     model.length_config = None
     if run.save:
-        save_length_config(config, folder, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
+        save_length_config(config, folder.path, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
                                             "speedup": speedups, "search": str(out / "frontier.json")})
     _print_search(report)
     return report

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
-from wellread.dynamic.config import MIN_TOKENS, LengthConfig
 from wellread.errors import WellreadError
+from wellread.models.length import MIN_TOKENS, LengthConfig
 
 Gene = tuple[int, ...]
 
@@ -90,7 +90,7 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class SearchOptions:
+class Evolution:
     """The evolutionary search's sizes; LAT used about 30 iterations."""
 
     iterations: int = 30
@@ -140,7 +140,7 @@ def choose(candidates: list[Candidate], baseline: float, max_drop: float) -> Can
     return min(ok, key=lambda c: (c.cost, -c.metric))
 
 
-def initial_population(layers: int, options: SearchOptions, rng: random.Random) -> list[Gene]:
+def initial_population(layers: int, options: Evolution, rng: random.Random) -> list[Gene]:
     """The full model, then genes whose per-layer drops reach up to init_max_drop * k / (population - 1)."""
     grid = options.grid
     genes = [(grid,) * layers]
@@ -192,7 +192,7 @@ def crossover(a: Gene, b: Gene, grid: int) -> Gene:
     return tuple(0 if x == 0 and y == 0 else m for m, x, y in zip(mean, a, b, strict=True))
 
 
-def evolve(evaluate: Callable[[Gene], Measurement], layers: int, options: SearchOptions,
+def evolve(evaluate: Callable[[Gene], Measurement], layers: int, options: Evolution,
            progress: bool = True) -> list[Candidate]:
     """Run the search; returns every evaluated candidate (the first is the full model)."""
     rng = random.Random(options.seed)
@@ -251,7 +251,7 @@ def neighbours(gene: Gene, grid: int, layer_skip: bool = False) -> list[Gene]:
     return [g for g in dict.fromkeys(out) if g != gene]
 
 
-def refine(evaluate: Callable[[Gene], Measurement], candidates: list[Candidate], options: SearchOptions,
+def refine(evaluate: Callable[[Gene], Measurement], candidates: list[Candidate], options: Evolution,
            max_drop: float, progress: bool = True) -> list[Candidate]:
     """Hill-climb from the cheapest candidate within `max_drop` points of the full model (`candidates[0]`), for
     at most `options.refine` evaluations; returns `candidates` with the ones evaluated here (their iteration

@@ -22,15 +22,15 @@ import torch
 from torch import Tensor, nn
 
 from wellread.distill.losses import masked_soft_cross_entropy, soft_cross_entropy
-from wellread.dynamic.config import MIN_TOKENS, LengthConfig, check_drop_probability, sample, smallest
 from wellread.errors import ConfigError
 from wellread.finetune.base import FinetuneTask, forward
 from wellread.finetune.tagging import IGNORE
 from wellread.models import HeadOutput
+from wellread.models.length import MIN_TOKENS, LengthConfig, check_drop_probability, sample, smallest
 
 
 @dataclass(frozen=True)
-class LengthDropOptions:
+class Sandwich:
     """The sandwich: drop probability p, random sub-models per step, LayerDrop and the token floor."""
 
     p: float = 0.2
@@ -102,7 +102,7 @@ def distillation(task: FinetuneTask, student: Tensor, teacher: Tensor, batch: di
 class LengthDropTask:
     """A fine-tuning task trained with LengthDrop, the sandwich rule and in-place distillation."""
 
-    def __init__(self, inner: FinetuneTask, layers: int, options: LengthDropOptions = LengthDropOptions()) -> None:
+    def __init__(self, inner: FinetuneTask, layers: int, options: Sandwich = Sandwich()) -> None:
         self.inner, self.layers, self.options = inner, layers, options
         self.smallest = smallest(layers, options.p, options.min_tokens, options.smallest_skip)
 

@@ -1,4 +1,5 @@
-"""What every fine-tuning task shares: length-grouped batch order, dynamic padding, saving, and the report.
+"""What every fine-tuning task shares: length-grouped batch order, the forward pass, saving, and the report
+(dynamic padding is `wellread.tasks.batching`).
 
 A fine-tuning task is a `wellread.train.loop.Task`. `FinetuneTask` supplies `num_examples`, `order` (batches
 of similar lengths, shuffled), `save` and `evaluate`; subclasses supply `collate`, `weight`, `loss` and
@@ -8,7 +9,6 @@ of similar lengths, shuffled), `save` and `evaluate`; subclasses supply `collate
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,29 +20,6 @@ from torch import Tensor, nn
 from wellread.models.checkpoint import save_model
 from wellread.tokenizer import Tokenizer
 from wellread.train.order import length_grouped_order
-
-
-def pad_rows(rows: Sequence[np.ndarray], value: int) -> Tensor:
-    """Integer rows of different lengths -> (B, T) LongTensor padded with `value` to the longest row."""
-    out = torch.full((len(rows), max(len(r) for r in rows)), value, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = torch.from_numpy(np.asarray(row, dtype=np.int64))
-    return out
-
-
-def pad_inputs(ids: Sequence[np.ndarray], types: Sequence[np.ndarray], pad_id: int) -> dict[str, Tensor]:
-    """Dynamic padding: input_ids, attention_mask and token_type_ids (B, T), T = the longest in the batch."""
-    input_ids = pad_rows(ids, pad_id)  # (B, T)
-    lengths = torch.tensor([len(r) for r in ids])
-    attention_mask = (torch.arange(input_ids.shape[1])[None] < lengths[:, None]).long()  # (B, T)
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": pad_rows(types, 0)}
-
-
-def eval_batches(lengths: Sequence[int] | np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
-    """Indices in batches of similar length (sorted), for inference; callers put results back by index."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    for start in range(0, len(order), batch_size):
-        yield order[start:start + batch_size]
 
 
 def forward(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:

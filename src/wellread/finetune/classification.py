@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wellread.errors import DataError
-from wellread.finetune.base import EvalReport, FinetuneTask, eval_batches, forward, pad_inputs
+from wellread.finetune.base import EvalReport, FinetuneTask, forward
 from wellread.finetune.data import TaskData
 from wellread.tasks import glue_metrics, is_degenerate, majority_baseline
+from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.tasks.common import Example
 from wellread.tasks.metrics import accuracy, pearson, spearman
 from wellread.tokenizer import Tokenizer

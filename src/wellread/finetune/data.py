@@ -69,7 +69,8 @@ class TaskData:
     """A task's examples, labels and where they came from.
 
     `evals` maps an evaluation-set name to its examples; GLUE/SICK sets are named as `glue_metrics` expects
-    ("mnli" = matched dev, "mnli-mm" = mismatched dev), other tasks use their task name.
+    ("mnli" = matched dev, "mnli-mm" = mismatched dev), other tasks use their task name. `splits` maps an
+    evaluation-set name to the split it was read from ("dev", "dev_mm", "test", ...), which logs show.
     """
 
     name: str
@@ -82,10 +83,13 @@ class TaskData:
     files: dict[str, str] = field(default_factory=dict)
     version: str = "1.1"  # SQuAD: "1.1" or "2.0"
     scheme: str = "iob2"  # tagging: BIO ("iob2") or any tag set ("none")
+    splits: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """One line: the task and its example counts."""
-        sizes = ", ".join(f"{name} {len(ex)}" for name, ex in self.evals.items())
+        """One line: the task and its example counts per split ("stsb: train 5749, dev 1500"; MNLI's dev sets
+        are dev_matched and dev_mismatched)."""
+        sizes = ", ".join(f"{split_label(self.name, self.splits[name]) if name in self.splits else name} {len(ex)}"
+                          for name, ex in self.evals.items())
         return f"{self.name}: train {len(self.train)}, {sizes}"
 
 
@@ -111,6 +115,13 @@ def family_of(task: str) -> str:
 def eval_splits(task: str, split: str = "dev") -> list[str]:
     """The files an evaluation of `split` reads: MNLI's dev is matched plus mismatched."""
     return [split, f"{split}_mm"] if task == "mnli" and split in ("dev", "test") else [split]
+
+
+def split_label(task: str, split: str) -> str:
+    """How logs name a split: itself, except MNLI's pairs (dev_matched, dev_mismatched, test_matched, ...)."""
+    if task != "mnli" or split not in ("dev", "dev_mm", "test", "test_mm"):
+        return split
+    return f"{split.removesuffix('_mm')}_{'mismatched' if split.endswith('_mm') else 'matched'}"
 
 
 def resolve_files(task: str, data: Sequence[str | Path], splits: Sequence[str],
@@ -225,7 +236,8 @@ def load_task_data(task: str, data: Sequence[str | Path], *, train: bool = True,
     else:
         task_labels = []
     return TaskData(task, family, train_examples, evals, task_labels, regression, spec,
-                    {s: str(p) for s, p in files.items()}, version, scheme or default_scheme(task))
+                    {s: str(p) for s, p in files.items()}, version, scheme or default_scheme(task),
+                    {_eval_name(task, s): s for s in needed})
 
 
 def _eval_name(task: str, split: str) -> str:

@@ -16,10 +16,10 @@ from typing import Any
 from wellread.config import load_config
 from wellread.errors import WellreadError
 from wellread.finetune.data import canonical_task, family_of
+from wellread.finetune.options import EvaluateOptions, FinetuneOptions
 from wellread.finetune.qa import QATask
 from wellread.finetune.run import (
     HEADS,
-    FinetuneOptions,
     check_labels,
     evaluate_model,
     prepare,
@@ -27,7 +27,9 @@ from wellread.finetune.run import (
     write_qa_predictions,
 )
 from wellread.models import head_of_architecture
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import resolve_model_dir
+from wellread.options import narrow
 from wellread.tasks import TASKS
 from wellread.train.run import bf16_enabled
 
@@ -42,12 +44,13 @@ def model_head(folder: Path) -> tuple[str, list[str] | None, bool]:
     return head, labels, config.problem_type == "regression"
 
 
-def evaluate(opts: FinetuneOptions, split: str = "dev", output: Path | None = None,
-             predictions: Path | None = None) -> dict[str, Any]:
-    """Evaluate `opts.model` on `split` of `opts.data` and print the report; returns the results, also written to
-    `output` (JSON) when given, and for QA the predictions to `predictions` (official SQuAD format)."""
-    if not opts.data:
+def evaluate(job: EvaluateOptions) -> dict[str, Any]:
+    """Evaluate `job.model` on `job.split` of `job.data` and print the report; returns the results, also written to
+    `job.output` (JSON) when given, and for QA the predictions to `job.predictions` (official SQuAD format)."""
+    if not job.data:
         raise WellreadError("--data is required: a data folder or SPLIT=FILE items")
+    split, output, predictions = job.split, job.output, job.predictions
+    opts = narrow(FinetuneOptions, job)
     folder = resolve_model_dir(opts.model)
     task = canonical_task(opts.task)
     family = family_of(task)
@@ -57,7 +60,7 @@ def evaluate(opts: FinetuneOptions, split: str = "dev", output: Path | None = No
     spec = TASKS.get(task)
     if spec is not None and labels is not None:
         check_labels(folder, task, list(spec.labels), spec.is_regression, labels, regression)
-    opts = replace(opts, task=task, columns=replace(opts.columns, regression=regression))
+    opts = replace(opts, task=task, regression=regression)
     prep = prepare(opts, train=False, split=split, labels=labels if family != "qa" else None)
     model, _ = load_model(folder, HEADS[family])
     prep.tokenizer.check_compatible(model.config)

@@ -15,24 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wellread.errors import WellreadError
-from wellread.finetune.run import FinetuneOptions, Prepared, default_select_metric, prepare, train_once
+from wellread.finetune.options import FinetuneOptions
+from wellread.finetune.run import Prepared, default_select_metric, prepare, train_once
 
-BATCH_SIZES = (8, 16, 32, 64, 128)
-LEARNING_RATES = (3e-4, 1e-4, 5e-5, 3e-5)
 EPOCHS = 4.0
 RUN_FILES_KEPT = ("results.json", "log.jsonl")
-
-
-def parse_list(text: str, kind: type, option: str) -> list:
-    """"8,16,32" -> [8, 16, 32]; WellreadError naming the option otherwise."""
-    try:
-        values = [kind(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise WellreadError(f"{option} {text!r}: expected a comma-separated list of numbers") from None
-    if not values or any(v <= 0 for v in values):
-        raise WellreadError(f"{option} {text!r}: expected positive numbers")
-    return values
 
 
 def run_name(batch_size: int, lr: float) -> str:
@@ -76,9 +63,10 @@ def markdown_table(records: Sequence[dict[str, Any]], select: str, best: dict[st
     return "\n".join(lines)
 
 
-def run_grid(opts: FinetuneOptions, batch_sizes: Sequence[int] = BATCH_SIZES,
-             lrs: Sequence[float] = LEARNING_RATES, prep: Prepared | None = None) -> dict[str, Any]:
-    """Every (batch size, learning rate) run not yet recorded, then the best one's model and a summary."""
+def run_grid(opts: FinetuneOptions, prep: Prepared | None = None) -> dict[str, Any]:
+    """Every (batch size, learning rate) run of `opts.grid_batch_sizes` x `opts.grid_lrs` not yet recorded, then
+    the best one's model and a summary."""
+    batch_sizes, lrs = opts.grid_batch_sizes, opts.grid_lrs
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     prep = prep or prepare(opts)
@@ -121,3 +109,10 @@ def run_grid(opts: FinetuneOptions, batch_sizes: Sequence[int] = BATCH_SIZES,
     print(f"best: batch {best['batch_size']}, lr {best['lr']:g}: {select} {best['metrics'][select]:.2f}; "
           f"model in {out}")
     return summary
+
+
+def finetune(opts: FinetuneOptions) -> dict[str, Any]:
+    """`wellread finetune`: one run, or the grid of batch sizes x learning rates when `opts.grid`."""
+    if opts.grid:
+        return run_grid(opts)
+    return train_once(opts, prepare(opts), opts.out, opts.lr, opts.batch_size, opts.epochs_or(3.0), opts.resume)

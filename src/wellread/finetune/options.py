@@ -1,106 +1,161 @@
-"""Command-line options shared by `wellread finetune`, `glue`, `evaluate` and `predict`."""
+"""The options of every job that reads a task's data and model: `finetune`, `glue`, `evaluate`, `distill`,
+`lengthdrop`, `search` — declared once here as groups (data, model, training), combined per job.
+
+Each field is a command-line option (`wellread JOB --help`) and a recipe-stage key (see `wellread.options`).
+"""
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 from wellread.finetune.data import TASK_NAMES, CustomColumns
-from wellread.finetune.grid import BATCH_SIZES, LEARNING_RATES, parse_list
-from wellread.finetune.run import FinetuneOptions
+from wellread.options import option, positive
+
+QA = "question answering"
+BATCH_SIZES = (8, 16, 32, 64, 128)
+LEARNING_RATES = (3e-4, 1e-4, 5e-5, 3e-5)
+GRID = "grid (BERT miniatures: batch {8,16,32,64,128} x lr {3e-4,1e-4,5e-5,3e-5}, 4 epochs)"
 
 
-def add_data_arguments(p: argparse.ArgumentParser, task_required: bool = True) -> None:
-    """--task, --data, the custom-file columns, subsets and the tag scheme."""
-    p.add_argument("--task", required=task_required,
-                   help=f"task name: {', '.join(TASK_NAMES)} (GLUE spellings like SST-2 also work)")
-    p.add_argument("--data", nargs="+", metavar="DIR_OR_FILE",
-                   help="a data folder, or files as SPLIT=FILE (train=... dev=...) or in split order")
-    p.add_argument("--text-column", default="text", help="custom data: the text column (default text)")
-    p.add_argument("--text-pair-column", default=None, help="custom data: the second text of a pair")
-    p.add_argument("--label-column", default="label", help="custom data: the label column (default label)")
-    p.add_argument("--regression", action="store_true", help="custom data: the label is a number to regress")
-    p.add_argument("--tag-scheme", choices=["iob2", "iob1", "none"], default=None,
-                   help="CoNLL tags: iob2 (BIO, default for ner), iob1 (converted to BIO), none (default for pos)")
-    p.add_argument("--train-limit", type=int, default=None, metavar="N",
-                   help="train on a seeded random sample of N training examples (quick runs)")
-    p.add_argument("--dev-limit", type=int, default=None, metavar="N",
-                   help="evaluate on a seeded random sample of N examples of each evaluation set")
-    p.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows with a warning (QQP has a few)")
+@dataclass(kw_only=True)
+class TaskDataOptions:
+    """Which task, which files, and how to read them."""
+
+    task: str | None = option(None, cli_required=True, recipe_required=True,
+                              help=f"task name: {', '.join(TASK_NAMES)} (GLUE spellings like SST-2 also work)")
+    data: list[str] | None = option(None, cli_required=True, metavar="DIR_OR_FILE",
+                                    help="a data folder, or files as SPLIT=FILE (train=... dev=...) or in split "
+                                         "order (a recipe: default the previous stage's task data)")
+    text_column: str = option("text", help="custom data: the text column")
+    text_pair_column: str | None = option(None, help="custom data: the second text of a pair")
+    label_column: str = option("label", help="custom data: the label column")
+    regression: bool = option(False, help="custom data: the label is a number to regress")
+    tag_scheme: str | None = option(None, choices=("iob2", "iob1", "none"),
+                                    help="CoNLL tags: iob2 (BIO, default for ner), iob1 (converted to BIO), none "
+                                         "(default for pos)")
+
+    @property
+    def columns(self) -> CustomColumns:
+        """The custom-data columns."""
+        return CustomColumns(self.text_column, self.text_pair_column, self.label_column, self.regression)
 
 
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    """--model, --tokenizer, lengths, bf16 and the QA decoding options."""
-    p.add_argument("--model", required=True, help="model folder or Hugging Face hub id")
-    p.add_argument("--tokenizer", default=None, help="tokenizer folder/file (default: the model folder's)")
-    p.add_argument("--max-length", type=int, default=None,
-                   help="tokens per input (default 128; QA 384; tagging 256)")
-    p.add_argument("--eval-batch-size", type=int, default=64, help="inputs per evaluation batch (default 64)")
-    p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
-                   help="bf16 autocast: auto uses it where the CPU has native bf16 (default auto)")
-    qa = p.add_argument_group("question answering")
-    qa.add_argument("--doc-stride", type=int, default=None,
-                    help="context tokens shared by consecutive windows (default 128, at most a third of max length)")
-    qa.add_argument("--n-best", type=int, default=20, help="candidate starts/ends per window (default 20)")
-    qa.add_argument("--max-answer-length", type=int, default=30, help="longest answer in tokens (default 30)")
-    qa.add_argument("--null-threshold", type=float, default=0.0,
-                    help="SQuAD v2.0: answer \"\" when the null score beats the best span by more than this")
+@dataclass(kw_only=True)
+class SubsetOptions:
+    """Quick runs on samples of the data; malformed rows."""
+
+    train_limit: int | None = option(None, metavar="N", help="train on a seeded random sample of N training examples")
+    dev_limit: int | None = option(None, metavar="N",
+                                   help="evaluate on a seeded random sample of N examples of each evaluation set")
+    skip_bad_rows: bool = option(False, help="drop malformed rows with a warning (QQP has a few)")
 
 
-def add_training_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup, lr: float = 1e-4,
-                           epochs: str = "3; grid 4", grid: bool = True, new_head: bool = True) -> None:
-    """Hyper-parameters, evaluation/checkpoint cadence and (with `grid`) the grid; `lr` and `epochs` (the default's
-    description) differ between commands that train on a task (finetune, glue, lengthdrop)."""
-    p.add_argument("--epochs", type=float, default=None, help=f"passes over the training data (default {epochs})")
-    p.add_argument("--max-steps", type=int, default=0, help="optimizer steps instead of epochs (0: use epochs)")
-    p.add_argument("--batch-size", type=int, default=32, help="examples per optimizer step (default 32)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default 1)")
-    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr:g})")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--warmup", type=float, default=0.1, help="warm-up: fraction of steps or a step count")
-    p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (default: each epoch)")
-    p.add_argument("--save-every", type=int, default=500, help="resumable checkpoint every N steps (default 500)")
-    p.add_argument("--select-metric", default=None,
-                   help="metric that picks the best checkpoint (and grid run) (default: the task's main metric)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-length-grouping", action="store_true",
-                   help="plain random batches instead of batches of similar lengths (more padding, slower)")
-    if new_head:
-        p.add_argument("--new-head", action="store_true",
-                       help="replace a fine-tuned checkpoint's classifier (needed when its labels differ)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    p.add_argument("--keep-checkpoints", action="store_true",
-                   help="keep checkpoint/ and best/ (and every grid run's weights) after success")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    if grid:
-        g = p.add_argument_group("grid (BERT miniatures: batch {8,16,32,64,128} x lr {3e-4,1e-4,5e-5,3e-5}, 4 epochs)")
-        g.add_argument("--grid", action="store_true", help="run every batch size x learning rate; keep the best on dev")
-        g.add_argument("--grid-batch-sizes", default=",".join(map(str, BATCH_SIZES)), help="comma-separated")
-        g.add_argument("--grid-lrs", default=",".join(f"{x:g}" for x in LEARNING_RATES), help="comma-separated")
+@dataclass(kw_only=True)
+class ModelOptions:
+    """How a model reads its inputs: tokenizer, lengths, precision and the QA decoding."""
+
+    tokenizer: str | None = option(None, help="tokenizer folder/file (default: the model folder's)")
+    max_length: int | None = option(None, help="tokens per input (default 128; QA 384; tagging 256)")
+    eval_batch_size: int = option(64, help="inputs per evaluation batch")
+    doc_stride: int | None = option(None, group=QA, help="context tokens shared by consecutive windows (default 128, "
+                                                         "at most a third of max length)")
+    n_best: int = option(20, group=QA, help="candidate starts/ends per window")
+    max_answer_length: int = option(30, group=QA, help="longest answer in tokens")
+    null_threshold: float = option(0.0, group=QA, help="SQuAD v2.0: answer \"\" when the null score beats the best "
+                                                       "span by more than this (default 0)")
 
 
-def options_from_args(args: argparse.Namespace, out: Path | None = None, task: str | None = None,
-                      data: list[str] | None = None) -> FinetuneOptions:
-    """FinetuneOptions from parsed arguments (training options default where a command has none)."""
-    get = lambda name, default=None: getattr(args, name, default)  # noqa: E731
-    columns = CustomColumns(args.text_column, args.text_pair_column, args.label_column, args.regression)
-    return FinetuneOptions(
-        model=args.model, task=task or args.task, data=data if data is not None else list(args.data or []),
-        out=Path(out or get("out") or "."), tokenizer=args.tokenizer, columns=columns, epochs=get("epochs"),
-        max_steps=get("max_steps", 0), batch_size=get("batch_size", 32), grad_accum=get("grad_accum", 1),
-        lr=get("lr", 1e-4), weight_decay=get("weight_decay", 0.01), warmup=get("warmup", 0.1),
-        max_length=args.max_length, eval_every=get("eval_every"), eval_batch_size=args.eval_batch_size,
-        save_every=get("save_every", 500), select_metric=get("select_metric"), bf16=args.bf16, seed=get("seed", 0),
-        train_limit=args.train_limit, dev_limit=args.dev_limit, tag_scheme=args.tag_scheme,
-        doc_stride=args.doc_stride, n_best=args.n_best, max_answer_length=args.max_answer_length,
-        null_threshold=args.null_threshold, group_by_length=not get("no_length_grouping", False),
-        new_head=get("new_head", False), resume=get("resume", False),
-        keep_checkpoints=get("keep_checkpoints", False), skip_bad_rows=args.skip_bad_rows,
-        progress=not get("no_progress", False),
-    )
+@dataclass(kw_only=True)
+class PrecisionOptions:
+    """bf16 autocast for training and evaluation."""
+
+    bf16: str = option("auto", choices=("auto", "on", "off"),
+                       help="bf16 autocast: auto uses it where the CPU has native bf16")
 
 
-def grid_lists(args: argparse.Namespace) -> tuple[list[int], list[float]]:
-    """The grid's batch sizes and learning rates from --grid-batch-sizes and --grid-lrs."""
-    return (parse_list(args.grid_batch_sizes, int, "--grid-batch-sizes"),
-            parse_list(args.grid_lrs, float, "--grid-lrs"))
+@dataclass(kw_only=True)
+class TrainingOptions:
+    """Hyper-parameters, evaluation and checkpoint cadence, and the output folder of a training job."""
+
+    out: Path | None = option(None, cli_required=True, help="output folder (a Hugging Face model folder plus "
+                                                            "results.json)")
+    epochs: float | None = option(None, help="passes over the training data (default 3; grid 4)")
+    max_steps: int = option(0, help="optimizer steps instead of epochs (0: use epochs)")
+    batch_size: int = option(32, help="examples per optimizer step")
+    grad_accum: int = option(1, help="micro-batches per step")
+    lr: float = option(1e-4, help="peak learning rate")
+    weight_decay: float = option(0.01, help="AdamW weight decay")
+    warmup: float = option(0.1, help="warm-up: fraction of steps or a step count")
+    eval_every: int | None = option(None, help="evaluate every N steps (default: each epoch; 0: only at the end)")
+    save_every: int = option(500, help="resumable checkpoint every N steps")
+    select_metric: str | None = option(None, help="metric that picks the best checkpoint (and grid run) (default: "
+                                                  "the task's main metric)")
+    seed: int = option(0, help="random seed (data order, new weights)")
+    group_by_length: bool = option(True, flag="--no-length-grouping",
+                                   help="plain random batches instead of batches of similar lengths (more padding, "
+                                        "slower)")
+    resume: bool = option(False, help="continue an interrupted run from its checkpoint")
+    keep_checkpoints: bool = option(False, help="keep checkpoint/ and best/ (and every grid run's weights) after "
+                                                "success")
+    progress: bool = option(True, help="no progress bar")
+
+    def epochs_or(self, default: float) -> float:
+        """`epochs`, or `default` when not given."""
+        return self.epochs if self.epochs is not None else default
+
+    def check(self) -> list[tuple[str, str]]:
+        return positive(self, "batch_size", "grad_accum", "lr", "epochs")
+
+
+@dataclass(kw_only=True)
+class HeadOptions:
+    """Whether a fine-tuned checkpoint's classifier is replaced."""
+
+    new_head: bool = option(False, help="replace a fine-tuned checkpoint's classifier (needed when its labels differ)")
+
+
+@dataclass(kw_only=True)
+class GridOptions:
+    """The BERT-miniatures grid of batch sizes x learning rates."""
+
+    grid: bool = option(False, group=GRID, help="run every batch size x learning rate; keep the best on dev")
+    grid_batch_sizes: list[int] = option(list(BATCH_SIZES), group=GRID, comma=True, help="comma-separated")
+    grid_lrs: list[float] = option(list(LEARNING_RATES), group=GRID, comma=True, help="comma-separated")
+
+    def check(self) -> list[tuple[str, str]]:
+        bad = [(n, "expected positive numbers") for n in ("grid_batch_sizes", "grid_lrs")
+               if not getattr(self, n) or min(getattr(self, n)) <= 0]
+        return bad + getattr(super(), "check", list)()
+
+
+@dataclass(kw_only=True)
+class FinetuneOptions(GridOptions, TrainingOptions, HeadOptions, PrecisionOptions, SubsetOptions, TaskDataOptions,
+                      ModelOptions):
+    """`wellread finetune`: one run, or the batch-size x learning-rate grid."""
+
+    model: str | None = option(None, cli_required=True, help="model folder or Hugging Face hub id (a recipe: "
+                                                             "default the previous stage's model)")
+
+
+@dataclass(kw_only=True)
+class GlueOptions(GridOptions, TrainingOptions, HeadOptions, PrecisionOptions, SubsetOptions, ModelOptions):
+    """`wellread glue`: fine-tune and evaluate on every GLUE (and SICK) task found."""
+
+    model: str = option(help="model folder or Hugging Face hub id")
+    data: Path = option(help="GLUE folder holding CoLA/, SST-2/, MRPC/, ...")
+    sick: Path | None = option(None, help="SICK folder (SICK_train.txt, SICK_trial.txt)")
+    out: Path = option(help="output folder: one sub-folder per task")
+    tasks: list[str] | None = option(None, comma=True, help="comma-separated subset of tasks (default: every task "
+                                                            "found)")
+
+
+@dataclass(kw_only=True)
+class EvaluateOptions(PrecisionOptions, SubsetOptions, TaskDataOptions, ModelOptions):
+    """`wellread evaluate`: a fine-tuned model on a task's dev or test data."""
+
+    model: str | None = option(None, cli_required=True, help="model folder or Hugging Face hub id")
+    split: str = option("dev", choices=("dev", "test"), help="the split to evaluate")
+    output: Path | None = option(None, recipe=False, help="write the results as JSON to this file")
+    predictions: Path | None = option(None, recipe=False,
+                                      help="QA: write the predictions (official SQuAD format) to this file")

@@ -1,7 +1,8 @@
 """One fine-tuning run end to end: data -> task -> model with the right head -> the training loop -> results.
 
-`finetune(options)` is what `wellread finetune` runs; `prepare` (data, tokenizer, features) is separate so a
-grid reuses one tokenised task for all its runs. Output folder: the model in the Hugging Face layout
+`train_once` is one run (`wellread finetune` runs `finetune.grid.finetune`: one run or the grid); `prepare`
+(data, tokenizer, features) is separate so a grid reuses one tokenised task for all its runs.
+Output folder: the model in the Hugging Face layout
 (config.json with id2label/label2id and problem_type, model.safetensors, tokenizer files), `results.json`
 (metrics, majority baselines, degenerate-model warnings, evaluation history), `log.jsonl` and, for QA,
 `predictions.json`.
@@ -10,23 +11,23 @@ grid reuses one tokenised task for all its runs. Output folder: the model in the
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from wellread.config import load_config
 from wellread.errors import WellreadError
 from wellread.finetune.base import EvalReport, FinetuneTask, warn_loudly
 from wellread.finetune.classification import ClassificationTask
-from wellread.finetune.data import CustomColumns, TaskData, canonical_task, family_of, load_task_data
+from wellread.finetune.data import TaskData, canonical_task, family_of, load_task_data
+from wellread.finetune.options import FinetuneOptions
 from wellread.finetune.qa import QATask
 from wellread.finetune.tagging import TaggingTask
-from wellread.models import head_of_architecture, init_weights
-from wellread.models.checkpoint import load_model, resolve_model_dir
+from wellread.models import init_weights
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import ModelFolder, read_model_folder
 from wellread.tasks import label_permutation, write_predictions
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs
@@ -34,60 +35,10 @@ from wellread.train.run import Run, RunOptions
 
 HEADS = {"classification": "sequence-classification", "qa": "question-answering", "tagging": "token-classification"}
 MAX_LENGTH = {"classification": 128, "qa": 384, "tagging": 256}
-UNNAMED_LABEL = re.compile(r"^LABEL_\d+$")
 
 
 class LabelMismatchError(WellreadError):
     """A model's classifier predicts another label set than the task's."""
-
-
-@dataclass
-class FinetuneOptions:
-    """Everything a fine-tuning run needs (the `wellread finetune` options)."""
-
-    model: str
-    task: str
-    data: list[str]
-    out: Path
-    tokenizer: str | None = None
-    """Tokenizer folder or file (default: the model folder's)."""
-    columns: CustomColumns = field(default_factory=CustomColumns)
-    epochs: float | None = None
-    """Passes over the training data (default 3, 4 for a grid)."""
-    max_steps: int = 0
-    batch_size: int = 32
-    grad_accum: int = 1
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    max_length: int | None = None
-    """Tokens per input (default 128 classification, 384 QA, 256 tagging)."""
-    eval_every: int | None = None
-    """Evaluate every N steps (default: once per epoch) and always at the end."""
-    eval_batch_size: int = 64
-    save_every: int = 500
-    select_metric: str | None = None
-    bf16: str = "auto"
-    seed: int = 0
-    train_limit: int | None = None
-    dev_limit: int | None = None
-    tag_scheme: str | None = None
-    doc_stride: int | None = None
-    """QA: context tokens shared by consecutive windows (default: 128, at most a third of max_length)."""
-    n_best: int = 20
-    max_answer_length: int = 30
-    null_threshold: float = 0.0
-    group_by_length: bool = True
-    """Batches of similar lengths (less padding); False: plain random batches."""
-    new_head: bool = False
-    resume: bool = False
-    keep_checkpoints: bool = False
-    skip_bad_rows: bool = False
-    progress: bool = True
-
-    def epochs_or(self, default: float) -> float:
-        """`epochs`, or `default` when not given."""
-        return self.epochs if self.epochs is not None else default
 
 
 @dataclass
@@ -103,22 +54,6 @@ class Prepared:
 # --- the model ------------------------------------------------------------------------------------
 
 
-def checkpoint_labels(folder: Path, head: str) -> tuple[list[str], bool] | None:
-    """The named labels of a checkpoint's own head of kind `head` and whether it is a regression head (None when
-    the checkpoint has no such head, or only HF's placeholder names LABEL_0, LABEL_1, ...)."""
-    config = load_config(folder)
-    if not config.architectures or not config.id2label:
-        return None
-    try:
-        own = head_of_architecture(config.architectures[0])
-    except WellreadError:
-        return None
-    labels = [config.id2label[i] for i in range(len(config.id2label))]
-    if own != head or all(UNNAMED_LABEL.match(label) for label in labels):
-        return None
-    return labels, config.problem_type == "regression"
-
-
 def check_labels(folder: Path, task: str, labels: list[str], regression: bool, own: list[str],
                  own_regression: bool, hint: str = "") -> None:
     """LabelMismatchError unless a checkpoint's head (`own`) predicts the task's label set (in any order)."""
@@ -128,21 +63,27 @@ def check_labels(folder: Path, task: str, labels: list[str], regression: bool, o
         raise LabelMismatchError(f"{folder} predicts {kind} but {task} needs {wanted}{hint}")
 
 
-def load_for_task(name_or_path: str, data: TaskData, new_head: bool = False, quiet: bool = False) -> nn.Module:
+def require_task_head(model: ModelFolder, task: str) -> None:
+    """WellreadError unless the folder holds a model fine-tuned for `task`'s family (its head is the task's)."""
+    family = family_of(task)
+    if model.head != HEADS[family]:
+        raise WellreadError(f"{model.path} has a {model.head_name} head but {task} needs a {HEADS[family]} model "
+                            f"fine-tuned for it: fine-tune it first (wellread finetune --task {task} ...)")
+
+
+def load_for_task(source: str | ModelFolder, data: TaskData, new_head: bool = False, quiet: bool = False) -> nn.Module:
     """The model with the task's head, at full length (any length_config.json is not carried over). A checkpoint
     whose classifier already predicts the task's labels keeps it (rows re-ordered to the task's label order); one
     with another label set is an error unless `new_head`."""
-    folder = resolve_model_dir(name_or_path)
+    folder = source if isinstance(source, ModelFolder) else read_model_folder(source)
     head = HEADS[data.family]
     problem_type = None
     if data.family == "classification":
         problem_type = "regression" if data.regression else "single_label_classification"
     labels = data.labels or None
-    found = None if new_head or data.family == "qa" else checkpoint_labels(folder, head)
-    own = None
-    if found is not None:
-        own = found[0]
-        check_labels(folder, data.name, data.labels, data.regression, own, found[1],
+    own = None if new_head or data.family == "qa" else folder.named_labels(head)
+    if own is not None:
+        check_labels(folder.path, data.name, data.labels, data.regression, own, folder.regression,
                      "; pass --new-head to replace its classifier with a new one")
     model, report = load_model(folder, head, labels=own or labels, problem_type=problem_type)
     # A searched length configuration (length_config.json) fits the weights it was searched on: training (and a
@@ -193,9 +134,9 @@ def prepare(opts: FinetuneOptions, train: bool = True, split: str = "dev", label
     data = load_task_data(task_name, opts.data, train=train, split=split, columns=opts.columns, labels=labels,
                           train_limit=opts.train_limit, eval_limit=opts.dev_limit, scheme=opts.tag_scheme,
                           skip_bad_rows=opts.skip_bad_rows, seed=opts.seed)
-    folder = resolve_model_dir(opts.model)
-    tokenizer = Tokenizer.load(opts.tokenizer or folder)
-    positions = load_config(folder).max_position_embeddings
+    folder = read_model_folder(opts.model)
+    tokenizer = Tokenizer.load(opts.tokenizer) if opts.tokenizer else folder.load_tokenizer()
+    positions = folder.config.max_position_embeddings
     max_length = min(opts.max_length or MAX_LENGTH[family_of(task_name)], positions)
     return Prepared(data, tokenizer, build_task(data, tokenizer, max_length, opts), max_length)
 
@@ -292,12 +233,6 @@ def print_report(results: dict[str, Any]) -> None:
         print(line)
     for warning in results.get("warnings", []):
         warn_loudly(warning)
-
-
-def finetune(opts: FinetuneOptions) -> dict[str, Any]:
-    """`wellread finetune`: one run, or the grid of batch sizes x learning rates when `grid` options are set."""
-    prep = prepare(opts)
-    return train_once(opts, prep, opts.out, opts.lr, opts.batch_size, opts.epochs_or(3.0), opts.resume)
 
 
 def _jsonable(value: Any) -> Any:

@@ -7,7 +7,8 @@ ONNX export with int8 quantization, an HTTP server with micro-batching, and a la
 """
 
 from wellread.infer.backends import BACKENDS, Backend, OnnxBackend, TorchBackend, load_backend
-from wellread.infer.pipeline import TASK_HEADS, Pipeline, load_pipeline
+from wellread.infer.load import TASK_HEADS, load_pipeline
+from wellread.infer.pipeline import Pipeline
 
 __all__ = ["BACKENDS", "TASK_HEADS", "Backend", "OnnxBackend", "Pipeline", "TorchBackend", "load_backend",
            "load_pipeline"]

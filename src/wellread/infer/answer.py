@@ -3,7 +3,7 @@
     {"question": "Where does John live?", "context": "John lives in New York."}
         -> {"answer": "New York", "start": 14, "end": 22, "score": 0.91}
 
-Windows and decoding are fine-tuning's (`wellread.finetune.qa`): a context too long for `max_length` tokens
+Windows and decoding are fine-tuning's (`wellread.tasks.qa_features`): a context too long for `max_length` tokens
 beside its question is read in windows sharing `doc_stride` tokens (the output then says how many), and the
 best span over all windows (start + end logit, at most `max_answer_length` tokens) is the answer; `score` is
 its probability among the n-best spans and no answer. Models fine-tuned on SQuAD v2.0 may answer "" (start -1).
@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from wellread.errors import WellreadError
-from wellread.finetune.qa import build_features, decode_answer, default_stride
 from wellread.infer.pipeline import Pipeline, Record
 from wellread.tasks import QAExample
+from wellread.tasks.qa_features import build_features, decode_answer, default_stride
 
 
 class AnswerPipeline(Pipeline):

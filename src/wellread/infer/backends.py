@@ -30,6 +30,9 @@ import torch
 from torch import Tensor, nn
 
 from wellread.errors import WellreadError
+from wellread.hardware import bf16_supported
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import ModelFolder
 
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
@@ -99,7 +102,7 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def load_backend(folder: str | Path, head: str, name: str = "auto", onnx_dir: str | Path | None = None,
+def load_backend(folder: ModelFolder, head: str, name: str = "auto", onnx_dir: str | Path | None = None,
                  threads: int | None = None) -> Backend:
     """The backend `name` for the model folder `folder` with its `head`.
 
@@ -107,12 +110,8 @@ def load_backend(folder: str | Path, head: str, name: str = "auto", onnx_dir: st
     """
     name = resolve_backend(name)
     if name in ONNX_FILES:
-        return OnnxBackend(Path(onnx_dir or folder) / ONNX_FILES[name], threads, name)
-    from wellread.models.checkpoint import load_model
-
+        return OnnxBackend(Path(onnx_dir or folder.path) / ONNX_FILES[name], threads, name)
     model, _ = load_model(folder, head)
     if name == "auto":
-        from wellread.train.loop import bf16_supported
-
         return TorchBackend(model, bf16=bf16_supported(), bf16_min_tokens=AUTO_BF16_TOKENS, name="auto")
     return TorchBackend(model, bf16=name == "torch-bf16")

@@ -9,7 +9,6 @@ warm-up, and at least `min_repeats` times.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from torch import Tensor
 
 from wellread.infer.backends import Backend
+from wellread.timing import time_calls
 
 
 @dataclass
@@ -45,16 +45,9 @@ def random_batch(vocab_size: int, batch: int, length: int, masked_lm: bool, seed
 
 
 def repeat_times(backend: Backend, batch: dict[str, Tensor], seconds: float, min_repeats: int) -> np.ndarray:
-    """Seconds per call over repeated calls, after two warm-up calls."""
-    for _ in range(2):
-        backend.forward(batch)
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_repeats or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        backend.forward(batch)
-        times.append(time.perf_counter() - t0)
-    return np.array(times)
+    """Seconds per call over repeated calls (at least `min_repeats`, for at least `seconds`), after two warm-up
+    calls."""
+    return np.array(time_calls(lambda: backend.forward(batch), warmup=2, repeats=min_repeats, seconds=seconds))
 
 
 def measure(backend: Backend, vocab_size: int, lengths: list[int], masked_lm: bool = False, batch_size: int = 32,

@@ -11,7 +11,8 @@ from typing import Any
 
 from wellread.infer.backends import BACKENDS
 from wellread.infer.inputs import read_records
-from wellread.infer.pipeline import Record, load_pipeline
+from wellread.infer.load import load_pipeline
+from wellread.infer.pipeline import Record
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, long_inputs: str, default_length: int = 512) -> None:

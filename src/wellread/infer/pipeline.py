@@ -4,32 +4,23 @@ Every pipeline encodes its records with the model folder's tokenizer, cuts them 
 length (`eval_batches`: sorted by length, so padding is short), pads each batch to its longest member
 (`pad_inputs`), runs it through its backend and puts the results back in input order. Inputs longer than
 `max_length` tokens are truncated (QA: read in overlapping windows) and their output carries a `note`.
-
-    pipe = load_pipeline("sst2-mini")                        # the task follows the model's head
-    pipe(["a gripping, funny film", {"text": "dull"}])      # -> [{"label": ..., "score": ..., ...}, ...]
+`wellread.infer.load` picks a model folder's pipeline and builds it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wellread.config import BertConfig, load_config
+from wellread.config import BertConfig
 from wellread.errors import WellreadError
-from wellread.finetune.base import eval_batches, pad_inputs
-from wellread.infer.backends import Backend, load_backend, resolve_backend
-from wellread.models import head_of_architecture
-from wellread.models.checkpoint import resolve_model_dir
+from wellread.infer.backends import Backend
+from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.tokenizer import Tokenizer
 
 Record = dict[str, Any]
-
-TASK_HEADS = {"classify": "sequence-classification", "tag": "token-classification",
-              "answer": "question-answering", "fill-mask": "masked-lm"}
-"""Pipeline task -> the head its model must have."""
 
 
 class Pipeline:
@@ -135,42 +126,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64) - logits.max(-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
-
-
-def model_task(folder: Path) -> str:
-    """The pipeline task of a model folder, from its config's architecture."""
-    config = load_config(folder)
-    if not config.architectures:
-        raise WellreadError(f"{folder}/config.json names no architecture: is this a fine-tuned model?")
-    head = head_of_architecture(config.architectures[0])
-    for task, task_head in TASK_HEADS.items():
-        if head == task_head or (task == "fill-mask" and head == "pretraining"):
-            return task
-    raise WellreadError(f"{folder} has a {head} head; the pipelines need a classifier, tagger, QA or masked-LM model")
-
-
-def load_pipeline(model: str | Path, task: str | None = None, backend: str = "auto", batch_size: int = 32,
-                  max_length: int | None = None, onnx_dir: str | Path | None = None, **options: Any) -> Pipeline:
-    """The pipeline for a model folder (or hub id). `task` defaults to the one the model's head does.
-
-    backend: see `wellread.infer.backends` ("auto", "torch", "torch-bf16", "onnx", "onnx-int8").
-    options: task options (answer: doc_stride, max_answer_length, null_threshold; fill-mask: top_k).
-    """
-    from wellread.infer.answer import AnswerPipeline
-    from wellread.infer.classify import ClassifyPipeline
-    from wellread.infer.fill_mask import FillMaskPipeline
-    from wellread.infer.tag import TagPipeline
-
-    classes: dict[str, type[Pipeline]] = {"classify": ClassifyPipeline, "tag": TagPipeline,
-                                          "answer": AnswerPipeline, "fill-mask": FillMaskPipeline}
-    folder = resolve_model_dir(model)
-    found = model_task(folder)
-    task = task or found
-    if task not in classes:
-        raise WellreadError(f"unknown task {task!r}; choose one of {', '.join(classes)}")
-    if task != found:
-        raise WellreadError(f"{folder} is a {found} model ({TASK_HEADS[found]} head); "
-                            f"`{task}` needs a {TASK_HEADS[task]} model")
-    config = load_config(folder)
-    loaded = load_backend(folder, TASK_HEADS[task], resolve_backend(backend), onnx_dir)
-    return classes[task](loaded, Tokenizer.load(folder), config, batch_size, max_length, **options)

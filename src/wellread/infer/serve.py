@@ -25,7 +25,8 @@ from fastapi.responses import JSONResponse
 
 from wellread.errors import WellreadError
 from wellread.infer.batcher import BatcherClosed, MicroBatcher
-from wellread.infer.pipeline import TASK_HEADS, Pipeline
+from wellread.infer.load import TASK_HEADS
+from wellread.infer.pipeline import Pipeline
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

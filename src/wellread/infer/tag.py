@@ -8,7 +8,7 @@
 
 A text's words are the tokenizer's (split at whitespace and punctuation, as CoNLL tokens are); given tokens are
 used as they are. Each word is tagged at its first sub-word token, exactly as fine-tuning trains and evaluates
-(`wellread.finetune.tagging`); `index` is the word's position. Entities are grouped from the word tags with
+(`wellread.tasks.tag_features`); `index` is the word's position. Entities are grouped from the word tags with
 seqeval's rules (those of the entity scores); an entity's score is the mean of its words' tag probabilities and
 `text[start:end]` is its text. Words past `max_length` tokens are not tagged, and the output says so (note).
 """
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from wellread.errors import WellreadError
-from wellread.finetune.tagging import first_subwords, word_starts
 from wellread.infer.pipeline import Pipeline, Record, softmax
+from wellread.tasks.tag_features import first_subwords, word_starts
 from wellread.tokenizer import Encoding
 
 

@@ -1,7 +1,7 @@
 """The BERT encoder. Module and parameter names follow `transformers`' BertModel exactly, so its state
 dicts load with `strict=True`.
 
-With a length configuration (`wellread.dynamic`), layers keep only their most attended tokens; without one
+With a length configuration (`wellread.models.length`), layers keep only their most attended tokens; without one
 the forward is the ordinary one.
 
 Shapes: B batch, T tokens, H hidden size, N heads, D head size (H = N * D), F FFN size.
@@ -10,7 +10,6 @@ Shapes: B batch, T tokens, H hidden size, N heads, D head size (H = N * D), F FF
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,8 +18,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
-from wellread.dynamic.drop import TokenDrop, received_attention, significance, take, token_drop
+from wellread.models.drop import TokenDrop, received_attention, significance, take, token_drop
+from wellread.models.kernels import FusedLinear, Linear
+from wellread.models.length import LengthConfig
 
 ACT_FNS = {
     "gelu": F.gelu,
@@ -30,86 +30,6 @@ ACT_FNS = {
     "silu": F.silu,
     "tanh": torch.tanh,
 }
-
-
-PRIMITIVE_CACHE = "16384"
-"""oneDNN primitives kept (its default: 1024). oneDNN builds one per input shape, and `linear` below runs a GEMM
-per (rows, weight) pair: serving one input at a time with lengths up to 384 makes up to 4 x 384 shapes for the
-full model and several times more with token dropping, and past the capacity every call rebuilds its primitive.
-On 256 SQuADShifts windows at batch 1, MiniLM ran 1.15x faster with the larger cache, at full length and
-with token dropping (benchmarks/onednn_cache.py). oneDNN reads it when it first needs the cache, so it is set
-when this module is imported; an ONEDNN_PRIMITIVE_CACHE_CAPACITY already in the environment wins."""
-os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", PRIMITIVE_CACHE)
-
-ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-ONEDNN_PACK = ONEDNN_LINEAR and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
-
-
-def onednn_inference(x: Tensor, weight: Tensor) -> bool:
-    """Whether `linear` runs oneDNN's kernel: fp32 on CPU without autograd or autocast."""
-    return (ONEDNN_LINEAR and not torch.is_grad_enabled() and x.dtype == weight.dtype == torch.float32
-            and x.device.type == "cpu" and not torch.is_autocast_enabled("cpu"))
-
-
-class PackedWeight:
-    """A weight reordered once into oneDNN's blocked layout, rebuilt when the source weights change.
-
-    oneDNN otherwise reorders a plain weight on every call, a cost independent of the rows: with few rows
-    (batch 1, or the few tokens a shortened layer keeps) a packed weight is ~30% faster, with many ~5%.
-    Results are bitwise the same as with the plain weight (`linear` does not use oneDNN for one row).
-    The packed tensor is a cache: deep copies and pickles of its module start empty.
-    """
-
-    def __init__(self) -> None:
-        self._cache: tuple[tuple, Tensor] | None = None  # (source weight versions, packed weight)
-
-    def get(self, sources: tuple[Tensor, ...], weight: Callable[[], Tensor]) -> Tensor:
-        """The packed form of `weight()` (an (out, in) fp32 matrix built from `sources`)."""
-        key = tuple((p.data_ptr(), p._version) for p in sources)  # rebuilt when any source changes
-        cache = self._cache
-        if cache is None or cache[0] != key:
-            cache = self._cache = (key, torch.ops.mkldnn._reorder_linear_weight(weight()))
-        return cache[1]
-
-    def __deepcopy__(self, memo: dict) -> PackedWeight:
-        return PackedWeight()
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
-
-
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None, packed: PackedWeight | None = None,
-           sources: tuple[Tensor, ...] | None = None) -> Tensor:
-    """F.linear; for fp32 inference on CPU, oneDNN's kernel instead of MKL's sgemm, on `packed`'s copy of the
-    weight when given one (`sources`: the parameters `weight` is built from, default the weight itself).
-
-    MKL takes a generic code path on AMD CPUs: on this project's Zen 5 machine oneDNN's fp32 GEMM was 2.5x
-    faster (benchmarks/encoder_speed.py). For one row (the pooler and classifier at batch 1) MKL's
-    matrix-vector product is as fast or faster (2x for a 384 x 384 pooler; benchmarks/linear_kernels.py), so
-    F.linear runs. With autograd or autocast on, the ordinary op runs.
-    """
-    if x.numel() > x.size(-1) and onednn_inference(x, weight):
-        w = weight
-        if packed is not None and ONEDNN_PACK:
-            w = packed.get(sources or (weight,), lambda: weight)
-        out = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.size(-1)), w, bias, "none", [], "")
-        return out.view(*x.shape[:-1], weight.size(0))
-    return F.linear(x, weight, bias)
-
-
-class Linear(nn.Linear):
-    """nn.Linear (same parameters and state-dict keys) whose forward is `linear` above, on a packed weight."""
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: torch.device | None = None,
-                 dtype: torch.dtype | None = None) -> None:
-        super().__init__(in_features, out_features, bias, device, dtype)
-        self.packed = PackedWeight()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return linear(x, self.weight, self.bias, self.packed)
 
 
 @dataclass
@@ -186,19 +106,13 @@ class BertSelfAttention(nn.Module):
         self.key = Linear(config.hidden_size, config.hidden_size)
         self.value = Linear(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
-        self._fused: tuple[tuple, Tensor, Tensor] | None = None  # inference cache: (weight versions, W, b)
-        self.packed = PackedWeight()  # W packed for oneDNN
+        self.fused = FusedLinear()  # q, k and v in one GEMM at inference
 
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """q, k, v: (B, T, H) each. Without autograd, one GEMM on the concatenated weights (faster on CPU)."""
         if torch.is_grad_enabled():
             return self.query(x), self.key(x), self.value(x)
-        params = (self.query.weight, self.key.weight, self.value.weight,
-                  self.query.bias, self.key.bias, self.value.bias)
-        key = tuple((p.data_ptr(), p._version) for p in params)  # rebuilt when any weight changes
-        if self._fused is None or self._fused[0] != key:
-            self._fused = (key, torch.cat(params[:3]), torch.cat(params[3:]))
-        qkv = linear(x, self._fused[1], self._fused[2], self.packed, params[:3])  # (B, T, 3H)
+        qkv = self.fused(x, (self.query, self.key, self.value))  # (B, T, 3H)
         return qkv.chunk(3, dim=-1)  # 3 x (B, T, H)
 
     def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool,
@@ -260,7 +174,7 @@ class BertLayer(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None, return_scores: bool = False,
                 select: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
         """`select(probs)` picks the tokens this layer keeps from its (B, N, T, T) attention probabilities
-        (`wellread.dynamic`): the attention output and the FFN then run on (B, T', H) only."""
+        (`wellread.models.drop`): the attention output and the FFN then run on (B, T', H) only."""
         x, scores = self.attention(x, mask, return_scores, select)
         return self.output(self.intermediate(x), x), scores  # (B, T, H) or (B, T', H)
 
@@ -326,7 +240,7 @@ class BertModel(nn.Module):
                 output_attention_scores: bool = False, length_config: LengthConfig | None = None) -> EncoderOutput:
         """input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T).
 
-        length_config: the tokens each layer keeps (`wellread.dynamic`); default: `self.length_config` in eval
+        length_config: the tokens each layer keeps (`wellread.models.length`); default: `self.length_config` in eval
         mode, none in training. A full configuration (every layer keeps all) runs the ordinary forward.
         """
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)

@@ -7,9 +7,9 @@ label set): those are listed in the returned `LoadReport`, never silently skippe
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,18 +18,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from wellread.config import BertConfig, load_config
-from wellread.dynamic.config import FILE_NAME as LENGTH_CONFIG
-from wellread.dynamic.config import read_length_config, save_length_config
+from wellread.config import BertConfig
 from wellread.errors import CheckpointError
-from wellread.models import FAMILIES, EncoderWithHead, architecture_name, build_model, head_of_architecture
+from wellread.models import FAMILIES, EncoderWithHead, architecture_name, build_model
+from wellread.models.folder import ModelFolder, read_model_folder
+from wellread.models.length import FILE_NAME as LENGTH_CONFIG
+from wellread.models.length import save_length_config
 
-HUB_FILES = ["config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-             "pytorch_model.bin.index.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
-             "special_tokens_map.json"]
 LEGACY_BUFFERS = ("embeddings.position_ids",)  # persistent in checkpoints saved by old transformers
 ENCODER_PARTS = ("embeddings.", "encoder.")  # must match exactly; the pooler and heads may be new
-HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 @dataclass
@@ -54,26 +51,6 @@ class LoadReport:
 
     def __str__(self) -> str:
         return "\n".join([f"loaded {self.source}", *self.lines()])
-
-
-def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
-    """A local model folder, or a hub id (`google/bert_uncased_L-2_H-128_A-2`) downloaded to the HF cache."""
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise CheckpointError(f"{path} is a file; give the model folder that holds config.json")
-    if not HUB_ID.match(str(name_or_path)):
-        raise CheckpointError(f"no model folder at {path}")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(str(name_or_path), revision=revision, allow_patterns=HUB_FILES))
-    except Exception as err:  # the hub client raises many types: offline, 404, gated, bad revision
-        raise CheckpointError(
-            f"{name_or_path}: not a local folder, and the Hugging Face hub could not provide it "
-            f"({type(err).__name__}: {err}). Offline? Download it elsewhere and pass the folder."
-        ) from None
 
 
 def read_state_dict(folder: Path) -> dict[str, Tensor]:
@@ -172,9 +149,9 @@ def _some(keys: list[str], limit: int = 12) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def load_model(name_or_path: str | Path, head: str | None = None, *, labels: list[str] | None = None,
+def load_model(source: str | Path | ModelFolder, head: str | None = None, *, labels: list[str] | None = None,
                problem_type: str | None = None, revision: str | None = None) -> tuple[nn.Module, LoadReport]:
-    """Load a Hugging Face-layout model folder or hub id.
+    """Load a Hugging Face-layout model folder or hub id (or a `ModelFolder` already read).
 
     head: "base", "masked-lm", "pretraining", "next-sentence", "sequence-classification",
     "token-classification" or "question-answering"; default: the checkpoint's own `architectures`.
@@ -182,17 +159,17 @@ def load_model(name_or_path: str | Path, head: str | None = None, *, labels: lis
     Returns the model in eval mode and a report of new, re-initialised and unused weights. A length_config.json
     in the folder becomes `model.length_config` (dynamic sequence length at inference).
     """
-    folder = resolve_model_dir(name_or_path, revision)
-    config = load_config(folder)
+    folder = source if isinstance(source, ModelFolder) else read_model_folder(source, revision)
+    config = copy.deepcopy(folder.config)  # the model's own: the folder's stays as read
     if head is None:
-        head = head_of_architecture(config.architectures[0]) if config.architectures else "base"
+        head = folder.own_head()
     if problem_type == "regression" and labels is None:
         labels = ["score"]
     if labels is not None:
         config = config.with_labels(labels, problem_type)
     model = build_model(config, head)
-    report = load_state(model, read_state_dict(folder), str(folder))
-    model.length_config = read_length_config(folder, config.num_hidden_layers)  # None: full length
+    report = load_state(model, read_state_dict(folder.path), str(folder.path))
+    model.length_config = folder.length_config  # None: full length
     return model.eval(), report
 
 

@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from wellread.config import BertConfig
-from wellread.dynamic.config import LengthConfig
-from wellread.models.bert import ACT_FNS, BertModel, EncoderOutput, Linear
+from wellread.models.bert import ACT_FNS, BertModel, EncoderOutput
+from wellread.models.kernels import Linear
+from wellread.models.length import LengthConfig
 from wellread.models.squeezebert import SqueezeBertModel
 
 
@@ -71,7 +72,7 @@ class EncoderWithHead(nn.Module):
 
     @property
     def length_config(self) -> LengthConfig | None:
-        """The encoder's length configuration (`wellread.dynamic`), used in eval mode; None: full length."""
+        """The encoder's length configuration (`wellread.models.length`), used in eval mode; None: full length."""
         return self.base.length_config
 
     @length_config.setter

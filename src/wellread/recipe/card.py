@@ -110,13 +110,12 @@ def metadata(recipe_name: str, model_name: str, own: str, pipeline: str, records
 
 def render(ctx: StageContext, opts: o.CardOptions, record: StageRecord, folder: str) -> str:
     """The README.md text for the model folder that `record`'s stage wrote."""
-    from wellread.config import load_config
-    from wellread.models import head_of_architecture
+    from wellread.models.folder import read_model_folder
 
     recipe, records = ctx.recipe, ctx.earlier
-    config = load_config(folder)
-    head = head_of_architecture(config.architectures[0]) if config.architectures else "base"
-    pipeline = PIPELINE_TAGS.get(head, "feature-extraction")
+    model_folder = read_model_folder(folder)
+    config = model_folder.config
+    pipeline = PIPELINE_TAGS.get(model_folder.own_head(), "feature-extraction")
     model_name = recipe.model_name or recipe.name
     name = f"{model_name}-{record.name}" if "finetuned" in record.outputs else model_name
     base = record.inputs.get("model") or record.inputs.get("student")

@@ -16,6 +16,7 @@ import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from wellread.errors import WellreadError
+from wellread.options import check_options, default_of, meta_of, recipe_fields
 
 Path_ = tuple[str | int, ...]
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -158,6 +160,9 @@ def convert(value: Any, tp: Any, path: Path_, problems: Problems) -> Any:
         (item_type,) = typing.get_args(tp)
         items = value if isinstance(value, list) else [value]
         return [convert(v, item_type, (*path, i), problems) for i, v in enumerate(items)]
+    if origin is tuple:  # tuple[X, ...]
+        items = value if isinstance(value, list) else [value]
+        return tuple(convert(v, typing.get_args(tp)[0], (*path, i), problems) for i, v in enumerate(items))
     if origin is dict:
         key_type, item_type = typing.get_args(tp)
         if not isinstance(value, dict):
@@ -170,6 +175,8 @@ def convert(value: Any, tp: Any, path: Path_, problems: Problems) -> Any:
         return float(value)  # YAML 1.1 reads 3e-5 (no dot) as a string
     if tp is str and isinstance(value, dt.date):
         return value.isoformat()
+    if tp is Path and isinstance(value, str):
+        return Path(value)
     if tp is Any or (isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
         return value
     problems.add(path, f"expected {_type_name(tp)}, got {value!r}")
@@ -177,10 +184,10 @@ def convert(value: Any, tp: Any, path: Path_, problems: Problems) -> Any:
 
 
 def build_options(cls: type, data: dict[str, Any], path: Path_, problems: Problems,
-                  ignore: tuple[str, ...] = ()) -> Any:
+                  ignore: tuple[str, ...] = (), keys: Callable[[type], list[dataclasses.Field]] = recipe_fields) -> Any:
     """An instance of dataclass `cls` from `data`: unknown fields (with a close match suggested), missing
     required fields, wrong types and values outside a field's `choices` metadata are reported at their path."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in keys(cls)}
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     known_before = len(problems.items)
@@ -193,19 +200,18 @@ def build_options(cls: type, data: dict[str, Any], path: Path_, problems: Proble
             problems.add((*path, key), f"unknown field{hint}")
             continue
         converted = convert(value, hints[key], (*path, key), problems)
-        choices = fields[key].metadata.get("choices")
+        choices = meta_of(fields[key]).choices
         for item in converted if isinstance(converted, list) else [converted]:
             if choices and item is not None and item not in choices:
                 problems.add((*path, key), f"must be one of {', '.join(map(str, choices))}, got {item!r}")
         kwargs[key] = converted
     for name, f in fields.items():
-        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        if name not in kwargs and (default_of(f) is dataclasses.MISSING or meta_of(f).recipe_required):
             problems.add((*path, name), "is required")
     if len(problems.items) > known_before:
         return None
     options = cls(**kwargs)
-    check = getattr(options, "check", None)
-    for field_name, message in check() if check else []:
+    for field_name, message in check_options(options):
         problems.add((*path, field_name), message)
     return options
 
@@ -241,7 +247,7 @@ def parse_recipe(text: str, option_types: dict[str, type], source: str = "<recip
     for key, value in (overrides or {}).items():
         if "." not in key:
             data[key] = value
-    top = build_options(_Top, data, (), problems)
+    top = build_options(_Top, data, (), problems, keys=dataclasses.fields)
     stages: list[StageSpec] = []
     seen: set[str] = set()
     for i, item in enumerate(data.get("stages") or []):
@@ -293,8 +299,3 @@ def load_recipe(path: str | Path, option_types: dict[str, type], overrides: dict
     if not path.is_file():
         raise RecipeError(f"no such recipe file: {path}")
     return parse_recipe(path.read_text(encoding="utf-8"), option_types, str(path), overrides)
-
-
-def choices(*values: str) -> Any:
-    """Field metadata restricting a str option to `values`."""
-    return {"choices": values}

@@ -8,6 +8,10 @@ packed, model (a pretrained encoder), finetuned (a model with a task head).
 
 from __future__ import annotations
 
+from wellread.corpus.build import BuildOptions
+from wellread.distill.options import DistillOptions, GeneralDistillOptions
+from wellread.dynamic.options import LengthDropOptions, SearchOptions
+from wellread.finetune.options import FinetuneOptions
 from wellread.recipe import (
     card,
     stages_data,
@@ -24,22 +28,22 @@ from wellread.recipe.base import StageType
 def _registry() -> dict[str, StageType]:
     return {
         "package-docs": StageType(o.PackageDocsOptions, stages_data.run_package_docs, {}, ("raw", "task")),
-        "corpus": StageType(o.CorpusOptions, stages_data.run_corpus, {"inputs": "raw"}, ("corpus",)),
+        "corpus": StageType(BuildOptions, stages_data.run_corpus, {"inputs": "raw"}, ("corpus",)),
         "tokenizer": StageType(o.TokenizerOptions, stages_data.run_tokenizer, {"corpus": "corpus"}, ("tokenizer",)),
         "pack": StageType(o.PackOptions, stages_data.run_pack, {"corpus": "corpus", "tokenizer": "tokenizer"},
                           ("packed",)),
         "pretrain": StageType(o.PretrainOptions, stages_train.run_pretrain, {"packed": "packed"}, ("model",),
                               resumable=True),
-        "general-distill": StageType(o.GeneralDistillOptions, stages_distill.run_general_distill,
+        "general-distill": StageType(GeneralDistillOptions, stages_distill.run_general_distill,
                                      {"data": "corpus"}, ("model",), resumable=True),
-        "finetune": StageType(o.FinetuneOptions, stages_train.run_finetune, {"model": "model", "data": "task"},
+        "finetune": StageType(FinetuneOptions, stages_train.run_finetune, {"model": "model", "data": "task"},
                               ("finetuned",), resumable=True),
-        "distill": StageType(o.DistillOptions, stages_distill.run_distill,
+        "distill": StageType(DistillOptions, stages_distill.run_distill,
                              {"teacher": "finetuned", "student": "model", "data": "task"}, ("finetuned",),
                              resumable=True),
-        "lengthdrop": StageType(o.LengthDropOptions, stages_dynamic.run_lengthdrop,
+        "lengthdrop": StageType(LengthDropOptions, stages_dynamic.run_lengthdrop,
                                 {"model": "finetuned", "data": "task"}, ("finetuned",), resumable=True),
-        "search": StageType(o.SearchOptions, stages_dynamic.run_search, {}, ()),
+        "search": StageType(SearchOptions, stages_dynamic.run_search, {}, ()),
         "export": StageType(o.ExportOptions, stages_export.run_export, {}, ()),
         "evaluate": StageType(o.EvaluateOptions, stages_eval.run_evaluate, {}, ()),
         "card": StageType(o.CardOptions, card.run_card, {}, ()),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+from wellread.corpus.build import BuildOptions
 from wellread.recipe import options as o
 from wellread.recipe.base import StageContext, StageResult
 
@@ -27,19 +29,13 @@ def run_package_docs(opts: o.PackageDocsOptions, ctx: StageContext) -> StageResu
              f"{name} {p['version']}" for name, p in report.packages.items()) + ")"})
 
 
-def run_corpus(opts: o.CorpusOptions, ctx: StageContext) -> StageResult:
+def run_corpus(opts: BuildOptions, ctx: StageContext) -> StageResult:
     """`corpus build` into the stage folder; details: the manifest's snapshot date, sources and counts."""
-    from wellread.corpus.build import BuildOptions, build_corpus
-    from wellread.corpus.clean import FilterConfig
+    from wellread.corpus.build import build_corpus
 
     inputs = ctx.inputs["inputs"]
-    build = BuildOptions(
-        out=ctx.out, overwrite=True, exclude=opts.exclude, input_format=opts.input_format,
-        text_field=opts.text_field, doc_split=opts.doc_split,
-        filters=FilterConfig(min_words=opts.min_words, min_stopword_ratio=opts.min_stopword_ratio),
-        exact_dedup=opts.exact_dedup, near_dedup=opts.near_dedup, near_threshold=opts.near_threshold,
-        decontaminate=opts.decontaminate, snapshot_date=opts.snapshot_date, workers=opts.workers)
-    report = build_corpus(inputs if isinstance(inputs, list) else [inputs], build)
+    build = replace(opts, inputs=inputs if isinstance(inputs, list) else [inputs], out=ctx.out, overwrite=True)
+    report = build_corpus(build.inputs, build)
     print(report.summary())
     manifest = json.loads((ctx.out / "manifest.json").read_text(encoding="utf-8"))
     details = {"snapshot_date": manifest["snapshot_date"], "inputs": manifest["inputs"],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import dataclasses
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from wellread.recipe import options as o
 from wellread.recipe.base import StageContext, StageRecord, StageResult
+from wellread.timing import time_calls
 
 
 def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threads: int,
@@ -17,12 +19,13 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
     ~`seconds` of timed forward passes after two warm-up passes."""
     import torch
 
-    from wellread.config import load_config
     from wellread.infer.backends import ONNX_FILES, load_backend
-    from wellread.infer.pipeline import TASK_HEADS, model_task
+    from wellread.infer.load import TASK_HEADS, pipeline_task
+    from wellread.models.folder import read_model_folder
 
-    config = load_config(folder)
-    head = TASK_HEADS[model_task(Path(folder))]
+    model_folder = read_model_folder(folder)
+    config = model_folder.config
+    head = TASK_HEADS[pipeline_task(model_folder)]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     length = min(length, config.max_position_embeddings)
@@ -31,7 +34,7 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
     try:
         generator = torch.Generator().manual_seed(0)
         for name in names:
-            backend = load_backend(folder, head, name, threads=threads)
+            backend = load_backend(model_folder, head, name, threads=threads)
             if name == "torch":
                 out["parameters"] = sum(p.numel() for p in backend.model.parameters())
             figures = out["backends"][name] = {}
@@ -40,15 +43,10 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
                 ids = torch.randint(low, config.vocab_size, (batch, length), generator=generator)
                 inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
                           "token_type_ids": torch.zeros_like(ids)}
-                for _ in range(2):
-                    backend.forward(inputs)
-                runs, start = 0, time.perf_counter()
-                while runs < 3 or time.perf_counter() - start < seconds:
-                    backend.forward(inputs)
-                    runs += 1
-                elapsed = time.perf_counter() - start
-                figures[f"batch{batch}"] = {"ms_per_batch": round(1000 * elapsed / runs, 2),
-                                            "sequences_per_s": round(batch * runs / elapsed, 1)}
+                times = time_calls(partial(backend.forward, inputs), warmup=2, repeats=3, seconds=seconds)
+                mean = sum(times) / len(times)
+                figures[f"batch{batch}"] = {"ms_per_batch": round(1000 * mean, 2),
+                                            "sequences_per_s": round(batch / mean, 1)}
     finally:
         torch.set_num_threads(previous)
     return out
@@ -57,16 +55,13 @@ def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threa
 def evaluate_record(record: StageRecord, split: str, target: Path) -> dict[str, Any]:
     """`evaluate()` (what `wellread evaluate` runs) on a fine-tune stage's model and data; the results also go to
     `target`."""
-    from wellread.finetune.data import CustomColumns
     from wellread.finetune.evaluate import evaluate
-    from wellread.finetune.run import FinetuneOptions
+    from wellread.finetune.options import EvaluateOptions
 
     opts = record.details["options"]
-    columns = CustomColumns(opts["text_column"], opts.get("text_pair_column"), opts["label_column"])
-    return evaluate(FinetuneOptions(
-        model=record.outputs["finetuned"], task=opts["task"], data=list(record.details["data"]), out=target.parent,
-        columns=columns, max_length=opts.get("max_length"), dev_limit=opts.get("dev_limit") or None, bf16=opts["bf16"]),
-        split, output=target)
+    keys = {f.name for f in dataclasses.fields(EvaluateOptions)} - {"model", "data", "split", "output"}
+    return evaluate(EvaluateOptions(**{k: v for k, v in opts.items() if k in keys}, model=record.outputs["finetuned"],
+                                    data=list(record.details["data"]), split=split, output=target))
 
 
 def check_reproduces(record: StageRecord, metrics: dict[str, float], tolerance: float = 0.05) -> None:

@@ -13,8 +13,9 @@ from wellread.recipe.base import StageContext, StageResult
 def run_export(opts: o.ExportOptions, ctx: StageContext) -> StageResult:
     """`wellread export --onnx [--int8]` on every fine-tuned model folder (else the latest pretrained one)."""
     from wellread.infer.export import export_folder
-    from wellread.infer.pipeline import TASK_HEADS, model_task
+    from wellread.infer.load import TASK_HEADS, pipeline_task
     from wellread.models.checkpoint import load_model
+    from wellread.models.folder import read_model_folder
 
     targets = [r for r in ctx.earlier if "finetuned" in r.outputs]
     targets = targets or [r for r in ctx.earlier if "model" in r.outputs][-1:]
@@ -23,7 +24,8 @@ def run_export(opts: o.ExportOptions, ctx: StageContext) -> StageResult:
     outputs, details = {}, {}
     for record in targets:
         folder = Path(record.outputs.get("finetuned") or record.outputs["model"])
-        model, _ = load_model(folder, TASK_HEADS[model_task(folder)])
+        model_folder = read_model_folder(folder)
+        model, _ = load_model(model_folder, TASK_HEADS[pipeline_task(model_folder)])
         report = export_folder(model.eval(), folder, int8=opts.int8)
         for agreement in report:
             print(f"  {record.name}: {agreement.line()}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from wellread.finetune.options import FinetuneOptions
 from wellread.recipe import options as o
 from wellread.recipe.base import StageContext, StageResult
 
@@ -34,25 +35,18 @@ def run_pretrain(opts: o.PretrainOptions, ctx: StageContext) -> StageResult:
                             "intermediate_size", "vocab_size", "max_position_embeddings")}})
 
 
-def _data_items(data: Any) -> list[str]:
+def data_items(data: Any) -> list[str]:
+    """A stage's data input as --data items."""
     return [str(item) for item in data] if isinstance(data, list) else [str(data)]
 
 
-def run_finetune(opts: o.FinetuneOptions, ctx: StageContext) -> StageResult:
-    """`finetune()` (or `run_grid`) into the stage folder; details: metrics beside the majority baselines."""
-    from wellread.finetune.data import CustomColumns
-    from wellread.finetune.grid import run_grid
-    from wellread.finetune.run import FinetuneOptions, finetune
+def run_finetune(opts: FinetuneOptions, ctx: StageContext) -> StageResult:
+    """`finetune()` (one run or the grid) into the stage folder; details: metrics beside the majority baselines."""
+    from wellread.finetune.grid import finetune
 
-    run_opts = FinetuneOptions(
-        model=str(ctx.inputs["model"]), task=opts.task, data=_data_items(ctx.inputs["data"]), out=ctx.out,
-        columns=CustomColumns(opts.text_column, opts.text_pair_column, opts.label_column, opts.regression),
-        epochs=opts.epochs, max_steps=opts.max_steps, batch_size=opts.batch_size, lr=opts.lr, warmup=opts.warmup,
-        weight_decay=opts.weight_decay, max_length=opts.max_length, train_limit=opts.train_limit,
-        dev_limit=opts.dev_limit, eval_every=opts.eval_every, skip_bad_rows=opts.skip_bad_rows,
-        new_head=opts.new_head, bf16=opts.bf16, seed=opts.seed, resume=ctx.resume)
-    results = run_grid(run_opts, opts.grid_batch_sizes, opts.grid_lrs) if opts.grid else finetune(run_opts)
-    return task_result(results, ctx, run_opts.data, asdict(opts))
+    run_opts = replace(opts, model=str(ctx.inputs["model"]), data=data_items(ctx.inputs["data"]), out=ctx.out,
+                       resume=ctx.resume)
+    return task_result(finetune(run_opts), ctx, run_opts.data, asdict(opts))
 
 
 def task_result(results: dict[str, Any], ctx: StageContext, data: list[str], options: dict[str, Any]) -> StageResult:

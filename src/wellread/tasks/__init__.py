@@ -2,6 +2,8 @@
 
 Readers return plain dataclasses (`Example`, `QAExample`, `TaggedSentence`), independent of any tokenizer;
 malformed input raises `wellread.errors.DataError` naming file and line. Metrics are percentages (0-100).
+Shared by training and serving, and imported where needed: `batching` (dynamic padding, inference batches),
+`qa_features` (QA windows and answer decoding) and `tag_features` (words to sub-word tokens).
 """
 
 from wellread.tasks.common import DataWarning, Example, collect_labels

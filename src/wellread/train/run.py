@@ -39,7 +39,8 @@ import torch.distributed as dist
 from torch import nn
 
 from wellread.errors import WellreadError
-from wellread.train.loop import Task, TrainArgs, Trainer, bf16_supported, distributed
+from wellread.hardware import bf16_supported
+from wellread.train.loop import Task, TrainArgs, Trainer, distributed
 
 RESULTS = "results.json"
 DONE = "done.json"

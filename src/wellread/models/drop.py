@@ -22,8 +22,8 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from wellread.dynamic.config import LengthConfig
 from wellread.errors import ConfigError
+from wellread.models.length import LengthConfig
 
 
 def significance(probs: Tensor, mask: Tensor | None) -> Tensor:

@@ -1,0 +1,102 @@
+"""Opening input files: plain or compressed (.gz, .bz2, .zst/.zstd), read as bytes or as UTF-8 text lines.
+
+Every reader of user files (tokenizer training, corpus packing, corpus building) opens them here, so each one
+takes the same compressions and reports an unreadable file with its name.
+
+    for line in read_lines([Path("corpus.txt.gz"), Path("more.txt")]):   # DataError names a file it cannot read
+        ...
+    stream = decompress(open(path, "rb"), path)                          # bytes, decompressed by the suffix
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from wellread.errors import DataError
+
+__all__ = ["COMPRESSIONS", "STREAM_ERRORS", "decompress", "read_lines", "split_compression"]
+
+COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
+"""File suffix -> compression read transparently."""
+
+STREAM_ERRORS: tuple[type[Exception], ...] = (EOFError, OSError, zlib.error, zstandard.ZstdError)
+"""What reading a damaged or truncated (compressed) file raises."""
+
+
+def split_compression(path: Path) -> tuple[str, str | None]:
+    """(file name without the compression suffix, compression or None)."""
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSIONS:
+        return path.name[: -len(suffix)], COMPRESSIONS[suffix]
+    return path.name, None
+
+
+def decompress(stream: BinaryIO, path: Path) -> BinaryIO:
+    """`stream` (the bytes of `path`) decompressed as the suffix of `path` says; `stream` itself when uncompressed.
+
+    Closing the result does not close `stream`. A truncated file raises EOFError when reading reaches its end.
+    """
+    _, compression = split_compression(path)
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    if compression == "bz2":
+        return bz2.BZ2File(stream, mode="rb")
+    if compression == "zstd":
+        return io.BufferedReader(_ZstdReader(stream), 1 << 20)
+    return stream
+
+
+def read_lines(paths: Iterable[Path]) -> Iterator[str]:
+    """Every line (with its line end) of every file, decompressed, as UTF-8 text.
+
+    DataError naming the file when one cannot be opened, decompressed or decoded.
+    """
+    for path in paths:
+        try:
+            with open(path, "rb") as raw, io.TextIOWrapper(decompress(raw, path), encoding="utf-8") as text:
+                yield from text
+        except (*STREAM_ERRORS, UnicodeDecodeError) as err:
+            raise DataError(f"cannot read {path} as UTF-8 text: {err}") from None
+
+
+class _ZstdReader(io.RawIOBase):
+    """Decompresses a (possibly multi-frame) zstd stream; unlike zstandard's stream_reader it raises EOFError
+    when the input ends inside a frame, so a truncated .zst is reported like a truncated .gz."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._dobj = self._dctx.decompressobj()
+        self._in_frame = False
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("zstd stream ended inside a frame (truncated file)")
+                return 0
+            while chunk:
+                self._in_frame = True
+                self._pending += self._dobj.decompress(chunk)
+                chunk = b""
+                if self._dobj.eof:
+                    chunk = self._dobj.unused_data
+                    self._dobj = self._dctx.decompressobj()
+                    self._in_frame = False
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
