@@ -234,6 +234,7 @@ def test_layer_map_errors_and_terms(tok, models) -> None:
         LayerTerms.parse("hidden,logits")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student_name", ["student", "same"])
 def test_projection_is_trained_and_saved_only_when_widths_differ(tok, models, tmp_path, student_name) -> None:
     teacher, _ = load_model(models["pretrained"])
@@ -259,6 +260,7 @@ def test_projection_is_trained_and_saved_only_when_widths_differ(tok, models, tm
     torch.testing.assert_close(again.proj.weight, projection.proj.weight)
 
 
+@pytest.mark.slow
 def test_layer_stage_resumes_with_its_projection(tok, models, tmp_path) -> None:
     teacher, _ = load_model(models["pretrained"])
     ids = [np.array([101, 2023 + i, 2003, 102]) for i in range(8)]
@@ -332,6 +334,7 @@ def test_transfer_files_and_general_text_inputs(tok, glue, tmp_path) -> None:
 # --- the command --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_distill_both_stages_then_chain(tok, glue, models, tmp_path, capsys) -> None:
     out = tmp_path / "tiny-sst2"
     assert run_cli("distill", "--teacher", models["teacher"], "--student", models["student"], "--task", "sst2",
@@ -359,6 +362,7 @@ def test_distill_both_stages_then_chain(tok, glue, models, tmp_path, capsys) -> 
     assert "intermediate stage already done" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_distill_with_mismatched_vocabularies(tok, glue, models, tmp_path, capsys) -> None:
     out = tmp_path / "small"
     assert run_cli("distill", "--teacher", models["teacher"], "--student", models["small"], "--task", "sst2",
@@ -370,6 +374,7 @@ def test_distill_with_mismatched_vocabularies(tok, glue, models, tmp_path, capsy
     assert "same tokenizer" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_general_distillation_makes_a_student_with_the_teachers_vocabulary(tok, models, tmp_path, capsys) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(f"{random.Random(i).choice(POSITIVE)} number {i}" for i in range(120)))
@@ -385,6 +390,7 @@ def test_general_distillation_makes_a_student_with_the_teachers_vocabulary(tok, 
     assert "same tokenizer" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["qa", "tagging"])
 def test_distill_qa_and_tagging_both_stages(tok, models, tmp_path, family) -> None:
     torch.manual_seed(0)

@@ -294,6 +294,7 @@ def test_squeezebert_says_it_has_no_dynamic_length() -> None:
         model_for("base")(ids, mask, types, length_config=LengthConfig((0.5, 0.5)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", [None, "64"])
 def test_onednn_primitive_cache_is_widened_unless_already_set(preset) -> None:
     """Shortened layers multiply GEMM shapes at batch 1: wellread raises oneDNN's cache, leaving a user's value."""

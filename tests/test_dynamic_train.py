@@ -147,6 +147,7 @@ def test_the_loop_back_propagates_the_sandwich_model_by_model(tok, data, tmp_pat
         assert torch.allclose(weights[key], value, atol=1e-6), key
 
 
+@pytest.mark.slow
 def test_two_process_lengthdrop_with_layerdrop_matches_one_process(tok, data, tmp_path) -> None:
     """torchrun-style DDP (gloo, 2 x 4) = 1 process with 2 micro-batches of 4, with sub-models that skip layers
     (their parts run without gradient reduction; the smallest sub-model's, which runs every layer, reduces)."""
@@ -190,6 +191,7 @@ def test_token_level_distillation_ignores_padding_and_unlabelled_tokens(tok, dat
 # --- the commands -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_lengthdrop_then_search_saves_a_configuration_inference_uses(sst2_model, data, tmp_path) -> None:
     out = tmp_path / "ld"
     assert run_cli("lengthdrop", "--model", sst2_model, "--task", "sst2", "--data", data / "SST-2", "--out", out,
@@ -225,6 +227,7 @@ def test_lengthdrop_then_search_saves_a_configuration_inference_uses(sst2_model,
     assert run_cli(*search, "--out", tmp_path / "s5", "--start-from", tmp_path / "bad.json") == 2
 
 
+@pytest.mark.slow
 def test_qa_search_with_latency_and_drop_and_restore(tiny, data, tmp_path) -> None:
     qa = ["--task", "squad", "--data", f"train={data / 'qa.json'}", f"dev={data / 'qa.json'}", "--max-length", 48,
           "--doc-stride", 16]

@@ -190,6 +190,7 @@ def test_tagging_words_cut_off_are_predicted_o(tok, tiny) -> None:
 COMMON = ("--max-steps", "3", "--batch-size", "8", "--no-progress", "--bf16", "off", "--save-every", "0")
 
 
+@pytest.mark.slow
 def test_finetune_sst2_writes_a_folder_transformers_loads(tiny, glue, tmp_path, tok) -> None:
     out = tmp_path / "sst2"
     assert run_cli("finetune", "--model", tiny, "--task", "SST-2", "--data", glue, "--out", out, *COMMON) == 0
@@ -210,6 +211,7 @@ def test_finetune_sst2_writes_a_folder_transformers_loads(tiny, glue, tmp_path, 
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_finetune_regression_and_mnli_both_dev_sets(tiny, glue, tmp_path) -> None:
     out = tmp_path / "stsb"
     assert run_cli("finetune", "--model", tiny, "--task", "stsb", "--data", glue, "--out", out, *COMMON) == 0
@@ -226,6 +228,7 @@ def test_finetune_regression_and_mnli_both_dev_sets(tiny, glue, tmp_path) -> Non
     assert results["labels"] == ["contradiction", "entailment", "neutral"]
 
 
+@pytest.mark.slow
 def test_finetune_qa_v1_and_v2(tiny, tmp_path) -> None:
     train, dev = squad_json(tmp_path / "train.json"), squad_json(tmp_path / "dev.json", n=4)
     out = tmp_path / "qa"
@@ -247,6 +250,7 @@ def test_finetune_qa_v1_and_v2(tiny, tmp_path) -> None:
     assert (out / "predictions_na_probs.json").is_file()
 
 
+@pytest.mark.slow
 def test_finetune_ner_and_pos(tiny, tmp_path) -> None:
     data = conll(tmp_path / "conll" / "train.txt")
     conll(tmp_path / "conll" / "valid.txt", repeat=2)
@@ -263,6 +267,7 @@ def test_finetune_ner_and_pos(tiny, tmp_path) -> None:
     assert set(json.loads((out / "results.json").read_text())["metrics"]) == {"accuracy"}
 
 
+@pytest.mark.slow
 def test_finetune_custom_csv_then_evaluate_and_predict(tiny, tmp_path, capsys) -> None:
     rows = [(t, "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
     csv = "id,review,stars\n" + "".join(f"r{i},\"{t}\",{y}\n" for i, (t, y) in enumerate(rows * 3))
@@ -292,6 +297,7 @@ def test_finetune_custom_csv_then_evaluate_and_predict(tiny, tmp_path, capsys) -
     assert report["details"]["custom"]["examples"] == len(rows) * 3
 
 
+@pytest.mark.slow
 def test_predict_text_lines_tagging_and_qa(tiny, tmp_path, capsys) -> None:
     data = conll(tmp_path / "conll" / "train.txt")
     conll(tmp_path / "conll" / "valid.txt", repeat=1)
@@ -341,6 +347,7 @@ def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys) -> Non
     assert results["metrics"]["sst2_acc"] == results["baselines"]["sst2_acc"] == 50.0
 
 
+@pytest.mark.slow
 def test_grid_records_every_run_and_resumes(tiny, glue, tmp_path, capsys, monkeypatch) -> None:
     out = tmp_path / "grid"
     grid = ("finetune", "--model", tiny, "--task", "rte", "--data", glue / "RTE", "--out", out, "--grid",
@@ -376,6 +383,7 @@ def test_grid_records_every_run_and_resumes(tiny, glue, tmp_path, capsys, monkey
     assert not (out / "runs" / "bs8-lr0.0001" / "model.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_glue_command_prints_the_model_card_table(tiny, glue, tmp_path, capsys) -> None:
     out = tmp_path / "glue"
     assert run_cli("glue", "--model", tiny, "--data", glue, "--out", out, "--tasks", "sst2,rte", *COMMON) == 0
@@ -391,6 +399,7 @@ def test_glue_command_prints_the_model_card_table(tiny, glue, tmp_path, capsys) 
 # --- errors ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_clear_errors(tiny, glue, tmp_path, capsys) -> None:
     assert run_cli("finetune", "--model", tiny, "--task", "sst3", "--data", glue, "--out", tmp_path / "x") == 2
     assert "unknown task 'sst3'" in capsys.readouterr().err
@@ -447,6 +456,7 @@ def test_help_teaches(command: str, capsys) -> None:
 # --- real data ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_real_files_run_end_to_end(tiny, data_path, tmp_path) -> None:
     """Two steps on real SST-2, SQuADShifts and CoNLL-2003 subsets: the readers and features fit real files."""
@@ -462,6 +472,7 @@ def test_real_files_run_end_to_end(tiny, data_path, tmp_path) -> None:
         assert all(math.isfinite(x) for x in losses(out))
 
 
+@pytest.mark.slow
 def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None:
     """torchrun-style DDP (gloo, 2 processes x batch 4) = one process with 2 accumulated micro-batches of 4."""
     model = save_tiny(tmp_path / "model", tok, dropout=0.0)
@@ -476,6 +487,7 @@ def test_two_process_finetuning_matches_one_process(tok, glue, tmp_path) -> None
     assert len([r for r in ddp["history"] if "sst2_acc" in r]) == 4  # steps 3, 6, 9, 12
 
 
+@pytest.mark.slow
 def test_finetuning_a_shortened_model_trains_and_saves_at_full_length(tiny, glue, tmp_path) -> None:
     """A searched length_config.json belongs to the weights it was searched on: not carried into a new run."""
     from wellread.models.length import LengthConfig, save_length_config

@@ -18,6 +18,8 @@ from wellread.infer.bench import measure, plot, table
 from wellread.infer.export import check_agreement, export_folder
 from wellread.models.checkpoint import load_model
 
+pytestmark = pytest.mark.slow  # every test exports ONNX models (seconds each)
+
 TEXTS = ["a gripping , funny film", "dull", "two hours of my life i will not get back , sadly", "ok ok ok"]
 
 

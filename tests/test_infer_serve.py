@@ -51,6 +51,7 @@ def server(models):
     thread.join(10)
 
 
+@pytest.mark.slow
 def test_concurrent_requests_get_their_own_correct_answers(server) -> None:
     url, pipe = server
     requests = [[WORDS[(i + k) % len(WORDS)] + f" {i}" for k in range(1 + i % 3)] for i in range(24)]
@@ -73,6 +74,7 @@ def test_concurrent_requests_get_their_own_correct_answers(server) -> None:
     assert after["batches"] - before["batches"] < len(requests)  # requests were batched together
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("body", "status", "message"), [
     ({"inputs": ["x"] * 11}, 413, "11 inputs in one request; the limit is 10"),
     ({"inputs": ["word " * 100]}, 422, "inputs[0].text has 500 characters; the limit is 300"),
@@ -87,6 +89,7 @@ def test_bad_requests_are_refused_with_a_clear_message(server, body, status: int
     assert reply.status_code == status and message in reply.json()["error"]
 
 
+@pytest.mark.slow
 def test_oversized_malformed_and_misdirected_requests_then_still_alive(server) -> None:
     url, _ = server
     big = httpx.post(f"{url}/classify", content=b'{"inputs": ["' + b"a" * 5000 + b'"]}',

@@ -139,6 +139,7 @@ def run_training(packed: Path, out: Path, steps: int, resume: bool = False, cras
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_exact_resume_after_a_kill(packed: Path, tmp_path: Path) -> None:
     full = [r for r in run_training(packed, tmp_path / "full", 6) if r["type"] == "train"]
     with pytest.raises(KeyboardInterrupt):
@@ -152,6 +153,7 @@ def test_exact_resume_after_a_kill(packed: Path, tmp_path: Path) -> None:
     assert [r["loss"] for r in resumed] == [r["loss"] for r in expected]  # exactly equal on CPU
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(packed: Path, tmp_path: Path) -> None:
     single = run_training(packed, tmp_path / "single", 3, grad_accum=2, dropout=0.0)
     spawn_ddp(run_training, packed, tmp_path / "ddp", 3, dropout=0.0)  # dropout draws differ per process
@@ -165,6 +167,7 @@ def test_two_process_ddp_matches_one_process(packed: Path, tmp_path: Path) -> No
         assert np.allclose(w1[key].numpy(), w2[key].numpy(), atol=1e-5), key
 
 
+@pytest.mark.slow
 def test_pretrain_and_fill_mask_cli(packed: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "model"
     assert main(["pretrain", "--data", str(packed), "--out", str(out), "--model", "tiny", "--phase", "32:3",
@@ -196,6 +199,7 @@ def test_corpus_pack_cli_trains_a_vocabulary(tmp_path: Path, capsys) -> None:
     assert main(["corpus", "pack", str(tmp_path / "missing"), "--vocab-size", "150", "--out", str(out)]) == 2
 
 
+@pytest.mark.slow
 def test_training_curves_plot(packed: Path, tmp_path: Path) -> None:
     run_training(packed, tmp_path / "run", 3)
     png = tmp_path / "curves.png"

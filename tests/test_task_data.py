@@ -450,7 +450,8 @@ def test_real_sick(data_path):
 @pytest.mark.parametrize(
     ("name", "sentences", "tokens", "entities"),
     [
-        ("train", 14041, 203621, {"PER": 6600, "ORG": 6321, "LOC": 7140, "MISC": 3438}),
+        pytest.param("train", 14041, 203621, {"PER": 6600, "ORG": 6321, "LOC": 7140, "MISC": 3438},
+                     marks=pytest.mark.slow),
         ("valid", 3250, 51362, {"PER": 1842, "ORG": 1341, "LOC": 1837, "MISC": 922}),
         ("test", 3453, 46435, {"PER": 1617, "ORG": 1661, "LOC": 1668, "MISC": 702}),
     ],

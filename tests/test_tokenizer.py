@@ -180,6 +180,7 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_parity_glue_dev(data_path, hf_from_vocab, ours_from_vocab: Tokenizer) -> None:
     sst = [r["sentence"] for r in read_tsv(data_path("glue/SST-2/dev.tsv"))]
     mrpc = read_tsv(data_path("glue/MRPC/dev.tsv"))
