@@ -24,6 +24,9 @@ JOBS = {
     ("lengthdrop",): "lengthdrop",
     ("search",): "search",
     ("corpus", "build"): "corpus",
+    ("corpus", "pack"): "pack",
+    ("tokenizer", "train"): "tokenizer",
+    ("pretrain",): "pretrain",
 }
 """Command (with sub-command) -> the recipe stage type that runs the same job."""
 
