@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 from wellread.finetune.options import FinetuneOptions
@@ -16,7 +15,7 @@ def run_pretrain(opts: PretrainOptions, ctx: StageContext) -> StageResult:
     from wellread.config import load_config
     from wellread.train.pretrain import pretrain
 
-    finished = pretrain(replace(opts, data=Path(ctx.inputs["data"]), out=ctx.out, resume=ctx.resume))
+    finished = pretrain(replace(opts, data=str(ctx.inputs["data"]), out=ctx.out, resume=ctx.resume))
     phases = [{"length": int(spec.split(":")[0]), "steps": done["steps"], "eval": done["eval"]}
               for spec, done in zip(opts.phases, finished, strict=True)]
     final = phases[-1]["eval"]

@@ -33,9 +33,9 @@ CHECKS = "evaluation and checkpoints"
 class PretrainOptions:
     """Options of `wellread pretrain` and of a recipe's pretrain stage (which takes `data` from the pack stage)."""
 
-    data: Path | None = option(None, cli_required=True,
-                               help="folder written by `wellread corpus pack` (a recipe: default the previous "
-                                    "stage's packed sequences)")
+    data: str | None = option(None, cli_required=True,
+                              help="folder written by `wellread corpus pack` (a recipe: default the previous "
+                                   "stage's packed sequences)")
     out: Path | None = option(None, cli_required=True, help="output model folder")
     model: str = option("tiny", help="a preset (see `wellread models`), a config.json, or a model folder to "
                                      "continue from")
@@ -47,11 +47,12 @@ class PretrainOptions:
     warmup: float = option(0.06, group=BATCHES, help="warm-up: fraction of steps or a step count")
     weight_decay: float = option(0.01, group=BATCHES, help="decoupled weight decay (not on biases and LayerNorm)")
     optimizer: str = option("adamw", group=BATCHES, choices=("adamw", "lamb"),
-                           help="lamb keeps large batches stable")
+                            help="lamb: layer-wise adaptive steps, for large batches")
     length_grouping: bool = option(True, flag="--no-length-grouping", group=BATCHES,
                                    help="plain shuffled batches (default: batches of similar lengths, far less "
                                         "padding)")
-    masking: str = option("wordpiece", choices=("wordpiece", "whole-word"), help="which tokens are masked together")
+    masking: str = option("wordpiece", choices=("wordpiece", "whole-word"),
+                          help="wordpiece: each piece on its own; whole-word: all pieces of a word together")
     mask_rate: float = option(0.15, help="share of tokens masked")
     sop: bool = option(False, help="add sentence-order prediction (swap segments half the time)")
     bf16: str = option("auto", choices=("auto", "on", "off"),
