@@ -9,7 +9,7 @@ import pytest
 
 from wellread.corpus.pack import PackedSequences
 from wellread.recipe.base import StageContext
-from wellread.recipe.runner import plan
+from wellread.recipe.runner import plan, stage_key
 from wellread.recipe.schema import RecipeError, parse_recipe
 from wellread.recipe.stages import STAGES, option_types
 from wellread.tokenizer import Tokenizer
@@ -61,3 +61,13 @@ def test_pack_stage_trains_its_own_vocabulary_without_a_tokenizer_stage(tmp_path
     with pytest.raises(RecipeError, match=r"r\.yaml:7: stages\[1\]\.vocab_size: give an existing tokenizer or a "
                                           r"vocab_size to train one, not both"):
         stage(text.replace("max_length: 32", "max_length: 32\n    tokenizer: tok/"), tmp_path)
+
+
+def test_an_explicit_pretrain_data_folder_is_fingerprinted(tmp_path: Path) -> None:
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    (packed / "index.json").write_text("{}")
+    _, spec = stage(f"  - stage: pretrain\n    data: {packed}\n", tmp_path)
+    before = stage_key(spec, None)
+    (packed / "index.json").write_text('{"sequences": 1}')  # new data: the stage runs again
+    assert stage_key(spec, None) != before
