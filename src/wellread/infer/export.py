@@ -8,6 +8,9 @@ without padding give the same result through it.
 `check_agreement` runs the exported model and PyTorch on fresh random batches of several shapes (with padding)
 and reports the largest absolute logit difference and how often the top prediction agrees: reported, not
 assumed. fp32 must agree to `FP32_TOLERANCE`; int8 is reported beside it.
+
+`export(ExportOptions)` is the whole job, from a model folder to checked files: `wellread export` and a recipe's
+export stage both call it.
 """
 
 from __future__ import annotations

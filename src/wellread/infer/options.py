@@ -8,6 +8,7 @@ recipe's export stage.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from wellread.infer.backends import BACKENDS
 from wellread.options import option, positive
 
 QA = "question answering"
+COLUMNS = "columns of the input file"
 FORMATS = ("onnx",)
 """Export formats."""
 BENCH_BACKENDS = tuple(b for b in BACKENDS if b != "auto")
@@ -110,13 +112,8 @@ class AnswerOptions(AnswerDecodingOptions, PipelineCommandOptions):
 
     def all_inputs(self) -> list[str]:
         """The command-line inputs, with --question/--context as one more (a JSON record)."""
-        import json
-
         extra = [json.dumps({"question": self.question, "context": self.context})] if self.question is not None else []
         return [*self.inputs, *extra]
-
-
-COLUMNS = "columns of the input file"
 
 
 @dataclass(kw_only=True)
