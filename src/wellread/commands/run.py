@@ -8,10 +8,9 @@ stage and every one after it. At the end: the stage summary, the results table a
 their cards (README.md, Hugging Face conventions) are.
 
 Stage types and their options: package-docs, corpus, tokenizer, pack, pretrain, general-distill, finetune,
-distill, lengthdrop, search, export, evaluate, card (see the matching command's --help, e.g. `wellread pretrain
---help` for the pretrain stage, less --out, --resume, --no-progress, --overwrite and --quiet;
-src/wellread/recipe/options.py for the stages without a command; recipes/ for complete examples).
-`${VAR:-default}` in a value is read from the environment.
+distill, lengthdrop, search, export, evaluate, card (see STAGES in src/wellread/recipe/stages.py for each
+type's options dataclass, and recipes/ for complete examples). `${VAR:-default}` in a value is read
+from the environment.
 
 Examples:
   wellread run recipes/olm_snapshot.yaml --set corpus.snapshot_date=2026-12-01 --out runs/olm-2026-12
