@@ -19,7 +19,7 @@ from wellread.options import from_args
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 from wellread.train.masking import mask_tokens
-from wellread.train.pretrain import PretrainOptions, pretrain
+from wellread.train.pretrain import PretrainOptions, initial_model, pretrain
 from wellread.train.pretraining import MaskingOptions, PretrainingTask
 
 WORDS = (
@@ -257,3 +257,11 @@ def test_training_curves_plot(packed: Path, tmp_path: Path) -> None:
     assert main(["plot", str(tmp_path / "run" / "log.jsonl"), str(tmp_path / "run" / "log.jsonl"),
                  "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_fixes_the_initial_weights(packed: Path) -> None:
+    tokenizer = Tokenizer.load(packed / "tokenizer")
+    first, again, other = (initial_model("tiny", tokenizer, 128, seed) for seed in (3, 3, 4))
+    weight = "bert.encoder.layer.0.attention.self.query.weight"
+    assert torch.equal(first.state_dict()[weight], again.state_dict()[weight])
+    assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])

@@ -98,8 +98,9 @@ def parse_phases(specs: list[str]) -> list[tuple[int, int]]:
     return phases
 
 
-def initial_model(name: str, tokenizer: Tokenizer, max_length: int) -> torch.nn.Module:
-    """A fresh model from a preset name or a config.json file, or a model folder to continue from.
+def initial_model(name: str, tokenizer: Tokenizer, max_length: int, seed: int = 0) -> torch.nn.Module:
+    """A fresh model from a preset name or a config.json file (its weights drawn with `seed`), or a model folder
+    to continue from.
 
     Preset names win over folders of the same name (write `./tiny` for a folder called tiny).
     """
@@ -111,6 +112,7 @@ def initial_model(name: str, tokenizer: Tokenizer, max_length: int) -> torch.nn.
     base = load_config(name) if name.endswith(".json") else preset(name)
     config = base.replace(vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
                           max_position_embeddings=max(512, max_length))
+    torch.manual_seed(seed)  # the same --seed gives the same initial weights (and so the same run)
     return build_model(config, "pretraining")
 
 
@@ -119,7 +121,7 @@ def pretrain(opts: PretrainOptions) -> list[dict[str, Any]]:
     done.json content: its steps and last evaluation."""
     phases = parse_phases(opts.phases)
     tokenizer = Tokenizer.load(Path(opts.data) / "tokenizer")
-    model = initial_model(opts.model, tokenizer, max(length for length, _ in phases))
+    model = initial_model(opts.model, tokenizer, max(length for length, _ in phases), opts.seed)
     tokenizer.check_compatible(model.config)
     finished = []
     for k, (length, steps) in enumerate(phases, 1):
