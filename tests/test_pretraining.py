@@ -12,10 +12,11 @@ import torch
 from helpers import spawn_ddp, tiny_config
 
 from wellread.cli import build_parser, main
-from wellread.corpus.pack import PackedSequences, pack, read_documents, split_sentences
+from wellread.corpus.pack import PackedSequences, pack, split_sentences
 from wellread.models import build_model
 from wellread.models.checkpoint import read_state_dict
 from wellread.options import from_args
+from wellread.textio import read_documents
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 from wellread.train.masking import mask_tokens

@@ -400,3 +400,16 @@ def test_cli_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
         main(argv)
     assert exit_info.value.code == 0
     assert "Example" in capsys.readouterr().out
+
+
+def test_cli_trains_on_the_texts_of_a_corpus_build_folder(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [{"text": f"alpha beta gamma delta {i}", "id": f"doc{i}", "source": "s"} for i in range(50)]
+    (corpus / "shard-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (corpus / "manifest.json").write_text(json.dumps({"sources": ["manifestonlyword"]}), encoding="utf-8")
+    assert main(["tokenizer", "train", str(corpus), "--out", str(tmp_path / "tok"), "--vocab-size", "60",
+                 "--min-frequency", "1", "--quiet"]) == 0
+    vocab = (tmp_path / "tok" / "vocab.txt").read_text(encoding="utf-8").split()
+    assert "alpha" in vocab and "gamma" in vocab
+    assert not {"text", "id", "source", "manifestonlyword"} & set(vocab)  # JSON keys and manifest not trained on

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import json
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ import zstandard
 
 from wellread.errors import DataError
 
-__all__ = ["COMPRESSIONS", "STREAM_ERRORS", "decompress", "read_lines", "split_compression"]
+__all__ = ["COMPRESSIONS", "STREAM_ERRORS", "corpus_paths", "decompress", "read_documents", "read_lines",
+           "split_compression"]
 
 COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 """File suffix -> compression read transparently."""
@@ -100,3 +102,45 @@ class _ZstdReader(io.RawIOBase):
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
+
+
+def read_documents(paths: Iterable[Path], text_field: str = "text") -> Iterator[str]:
+    """Documents from `corpus build` shards (*.jsonl, *.jsonl.gz) or plain text (blank-line separated), plain or
+    compressed; DataError naming the file when one cannot be read."""
+    for path in paths:
+        lines = read_lines([path])
+        if ".jsonl" in path.name:
+            for line_no, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)[text_field]
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise DataError(f"{path}:{line_no}: not a JSON record with a {text_field!r} field "
+                                    f"({err})") from None
+        else:
+            block: list[str] = []
+            for line in lines:
+                if line.strip():
+                    block.append(line.rstrip("\n"))
+                elif block:
+                    yield "\n".join(block)
+                    block = []
+            if block:
+                yield "\n".join(block)
+
+
+def corpus_paths(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files named, or the shard/text files inside folders named."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file() and (".jsonl" in p.name or p.suffix == ".txt"))
+            paths.extend(found)
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise DataError(f"no such file or folder: {item}")
+    if not paths:
+        raise DataError(f"no corpus files (*.jsonl[.gz], *.txt) under {', '.join(map(str, inputs))}")
+    return paths

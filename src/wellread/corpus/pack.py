@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from wellread.errors import DataError
 from wellread.options import option, positive
-from wellread.textio import read_lines
+from wellread.textio import corpus_paths, read_documents
 from wellread.tokenizer import Tokenizer
 
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -39,48 +39,6 @@ def split_sentences(text: str) -> list[str]:
     for line in text.splitlines():
         out.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
     return out
-
-
-def read_documents(paths: Iterable[Path], text_field: str = "text") -> Iterator[str]:
-    """Documents from `corpus build` shards (*.jsonl, *.jsonl.gz) or plain text (blank-line separated), plain or
-    compressed; DataError naming the file when one cannot be read."""
-    for path in paths:
-        lines = read_lines([path])
-        if ".jsonl" in path.name:
-            for line_no, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)[text_field]
-                except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    raise DataError(f"{path}:{line_no}: not a JSON record with a {text_field!r} field "
-                                    f"({err})") from None
-        else:
-            block: list[str] = []
-            for line in lines:
-                if line.strip():
-                    block.append(line.rstrip("\n"))
-                elif block:
-                    yield "\n".join(block)
-                    block = []
-            if block:
-                yield "\n".join(block)
-
-
-def corpus_paths(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files named, or the shard/text files inside folders named."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and (".jsonl" in p.name or p.suffix == ".txt"))
-            paths.extend(found)
-        elif item.is_file():
-            paths.append(item)
-        else:
-            raise DataError(f"no such file or folder: {item}")
-    if not paths:
-        raise DataError(f"no corpus files (*.jsonl[.gz], *.txt) under {', '.join(map(str, inputs))}")
-    return paths
 
 
 class SequenceWriter:

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from wellread.corpus.pack import PackedSequences, corpus_paths, read_documents
+from wellread.corpus.pack import PackedSequences
 from wellread.distill.intermediate import InputRows, Sequences
 from wellread.distill.teacher import same_vocabulary
 from wellread.errors import DataError
 from wellread.finetune.classification import encode_texts
 from wellread.finetune.data import CustomColumns, family_of, read_split
 from wellread.tasks.common import Example
+from wellread.textio import corpus_paths, read_documents
 from wellread.tokenizer import Tokenizer
 
 VAL_MODULUS = 100

@@ -55,7 +55,7 @@ def _items(value: str | list[str]) -> list[str]:
 
 def run_tokenizer(opts: TokenizerTrainOptions, ctx: StageContext) -> StageResult:
     """`train_tokenizer()` on the corpus documents into the stage folder (no progress bars)."""
-    from wellread.corpus.pack import corpus_paths, read_documents
+    from wellread.textio import corpus_paths, read_documents
     from wellread.tokenizer import train_tokenizer
 
     documents = read_documents(corpus_paths(_items(ctx.inputs["corpus"])))

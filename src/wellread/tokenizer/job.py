@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wellread.options import option, positive
+from wellread.textio import read_documents
 from wellread.tokenizer.pipeline import DEFAULT_TRAIN_SPECIAL_TOKENS
 from wellread.tokenizer.training import corpus_files
 from wellread.tokenizer.wordpiece import Tokenizer
@@ -18,8 +19,9 @@ class TokenizerTrainOptions:
     """How a WordPiece vocabulary is trained, and on what."""
 
     corpus: list[str] | None = option(None, positional=True, cli_required=True, metavar="FILES",
-                                      help="text files, folders or globs (.gz/.bz2 accepted), one text per line (a "
-                                           "recipe: default the previous stage's corpus, read document by document)")
+                                      help="text files (one text per line), `corpus build` folders or *.jsonl shards "
+                                           "(their records' text), folders or globs; .gz/.bz2/.zst accepted (a "
+                                           "recipe: default the previous stage's corpus)")
     out: Path | None = option(None, cli_required=True, metavar="DIR", help="folder to write the tokenizer files into")
     vocab_size: int = option(30522, help="vocabulary size, special tokens and alphabet included")
     min_frequency: int = option(2, help="least count of a pair for it to be merged")
@@ -53,9 +55,11 @@ def train_tokenizer(opts: TokenizerTrainOptions, texts: Iterator[str] | None = N
     files, saved into `opts.out` with `opts.model_max_length`."""
     source: Iterator[str] | list[Path] | None = texts
     if source is None:
-        source = corpus_files(opts.corpus or [])
-        print(f"training on {len(source)} file(s): {', '.join(str(f) for f in source[:5])}"
-              f"{' ...' if len(source) > 5 else ''}")
+        files = corpus_files(opts.corpus or [])
+        print(f"training on {len(files)} file(s): {', '.join(str(f) for f in files[:5])}"
+              f"{' ...' if len(files) > 5 else ''}")
+        # `corpus build` shards hold JSON records: train on their texts, not on the JSON lines
+        source = read_documents(files) if any(".jsonl" in f.name for f in files) else files
     tokenizer = Tokenizer.train(source, vocab_size=opts.vocab_size, min_frequency=opts.min_frequency,
                                 special_tokens=opts.special_tokens, lowercase=opts.lowercase,
                                 strip_accents=opts.accents, limit_alphabet=opts.limit_alphabet,

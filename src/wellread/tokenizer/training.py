@@ -14,14 +14,16 @@ from wellread.tokenizer.pipeline import CONTINUING_PREFIX, DEFAULT_TRAIN_SPECIAL
 
 
 def corpus_files(patterns: Iterable[str | Path]) -> list[Path]:
-    """Expand files, folders (every file below, sorted, hidden ones skipped) and globs into files."""
+    """Expand files, folders (every file below, sorted, hidden ones skipped; of a `corpus build` folder, the one
+    with manifest.json, its *.jsonl[.gz] shards) and globs into files."""
     found: list[Path] = []
     for pattern in patterns:
         path = Path(pattern)
         if path.is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file()
+            built = (path / "manifest.json").is_file()
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and (not built or ".jsonl" in p.name)
                                 and not any(part.startswith(".") for part in p.relative_to(path).parts)))
         else:
             matches = sorted(Path(m) for m in glob.glob(str(pattern), recursive=True) if Path(m).is_file())
