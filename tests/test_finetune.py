@@ -367,7 +367,7 @@ def test_grid_records_every_run_and_resumes(tiny, glue, tmp_path, capsys, monkey
     monkeypatch.setattr(Trainer, "train_step", interrupted)
     assert run_cli(*grid) == 130
     assert len((out / "grid.jsonl").read_text().splitlines()) == 1
-    assert (out / "runs" / "bs16-lr0.0001" / "checkpoint" / "trainer_state.pt").is_file()
+    assert (out / "runs" / "bs16-lr0.0001" / "checkpoint" / "trainer_state.json").is_file()
     monkeypatch.setattr(Trainer, "train_step", original)
     capsys.readouterr()
     assert run_cli(*grid) == 0

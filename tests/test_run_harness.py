@@ -48,8 +48,9 @@ class Line:
         model.load_state_dict(torch.load(folder / "model.pt"))
 
 
-def train(out: Path, resume: bool = False, keep: bool = False, fail_at: int = 0, **fields) -> Run:
-    run = Run(RunOptions(out, resume=resume, keep_checkpoints=keep, bf16="off"))
+def train(out: Path, resume: bool = False, keep: bool = False, fail_at: int = 0, job=None, overwrite: bool = False,
+          **fields) -> Run:
+    run = Run(RunOptions(out, resume=resume, keep_checkpoints=keep, bf16="off", job=job, overwrite=overwrite))
     torch.manual_seed(0)
     fields = {"epochs": 2, "batch_size": 4, "lr": 0.1, "warmup": 0, "progress": False} | fields
     run.train(nn.Linear(1, 1), Line(fail_at=fail_at), run.args(**fields))
@@ -79,7 +80,7 @@ def test_finish_writes_results_picks_the_best_step_and_prunes_checkpoints(tmp_pa
     kept = train(tmp_path / "b", keep=True)
     done = kept.finish()
     assert done == {"steps": 6, "eval": kept.last_eval} == json.loads((tmp_path / "b" / "done.json").read_text())
-    assert (tmp_path / "b" / "checkpoint" / "trainer_state.pt").is_file()
+    assert (tmp_path / "b" / "checkpoint" / "trainer_state.json").is_file()
 
 
 def test_the_output_folder_is_cleaned_resumed_or_kept(tmp_path: Path) -> None:
@@ -94,7 +95,7 @@ def test_the_output_folder_is_cleaned_resumed_or_kept(tmp_path: Path) -> None:
 
     fresh = Run(RunOptions(tmp_path))
     assert not fresh.resuming and fresh.done is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # the stale run files are gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "written_by.json"]  # stale run files gone
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:

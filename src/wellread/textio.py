@@ -1,4 +1,5 @@
-"""Opening input files: plain or compressed (.gz, .bz2, .zst/.zstd), read as bytes or as UTF-8 text lines.
+"""Opening input files: plain or compressed (.gz, .bz2, .zst/.zstd), read as bytes or as UTF-8 text lines; and
+writing a text output so that it replaces the old file only when complete (`write_text_atomic`).
 
 Every reader of user files (tokenizer training, corpus packing, corpus building) opens them here, so each one
 takes the same compressions and reports an unreadable file with its name.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,9 +22,9 @@ from typing import BinaryIO
 
 import zstandard
 
-from wellread.errors import DataError
+from wellread.errors import DataError, WellreadError
 
-__all__ = ["COMPRESSIONS", "STREAM_ERRORS", "decompress", "read_lines", "split_compression"]
+__all__ = ["COMPRESSIONS", "STREAM_ERRORS", "decompress", "read_lines", "split_compression", "write_text_atomic"]
 
 COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 """File suffix -> compression read transparently."""
@@ -100,3 +102,18 @@ class _ZstdReader(io.RawIOBase):
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` beside `path`, then rename it over `path`: readers see the old file or the new one, never a
+    part. A failed write (a full disk) keeps the old file and raises WellreadError naming `path`."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise WellreadError(f"cannot write {path}: {err.strerror or err}; the previous file, if any, is kept") from None

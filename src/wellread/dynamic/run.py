@@ -62,7 +62,7 @@ def lengthdrop(job: LengthDropOptions) -> dict[str, Any]:
     folder = read_model_folder(opts.model)
     require_task_head(folder, task_name)
     prep = prepare(opts)
-    run = Run(run_options(opts))
+    run = Run(run_options(opts, job=job))
     model = load_for_task(folder, prep.data)
     model.length_config = None  # a configuration searched for the old weights does not fit the new ones
     prep.tokenizer.check_compatible(model.config)
