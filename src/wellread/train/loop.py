@@ -206,8 +206,8 @@ class Trainer:
 
             load_state(self.model, read_state_dict(self.ckpt_dir), str(self.ckpt_dir))
         if state["total_steps"] != self.total_steps:
-            raise WellreadError(f"{self.ckpt_dir / STATE_JSON} was written for {state['total_steps']} steps, this run has "
-                                f"{self.total_steps}: resume with the same options")
+            raise WellreadError(f"{self.ckpt_dir / STATE_JSON} was written for {state['total_steps']} steps, this run "
+                                f"has {self.total_steps}: resume with the same options")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best, self.history = state["step"], state["best"], state["history"]

@@ -16,9 +16,10 @@ model and their `Task`; a `Run` does the rest:
   job: None (the default) once per epoch, 0 only at the end, N every N optimizer steps; always at the end too.
   An epoch is the Trainer's `steps_per_epoch` (complete batches only under DDP or with `drop_last`);
 - the best evaluation (`Run.best`): the first one with the highest `select_metric`, the model kept as the output;
-- the end (`Run.finish`): process 0 writes results.json (replacing an old one only once complete) (a job's own content) or done.json (the steps and the
-  last evaluation: a finished stage), removes checkpoint/ and best/ unless `keep_checkpoints`, and prints the
-  job's report; with DDP every other process waits for it at a barrier and returns what it wrote.
+- the end (`Run.finish`): process 0 writes results.json (a job's own content) or done.json (the steps and the
+  last evaluation: a finished stage), each replacing an old one only once complete, removes checkpoint/ and
+  best/ unless `keep_checkpoints`, and prints the job's report; with DDP every other process waits for it at a
+  barrier and returns what it wrote.
 
 A job reads:
 
