@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     folder = read_model_folder(args.model)
     model, _ = load_model(folder, TASK_HEADS[pipeline_task(folder)])
     out = args.out or folder.path
-    report = export_folder(model, out, int8=args.int8)
+    report = export_folder(model, out, source=folder.path, int8=args.int8)
     for agreement in report:
         print(agreement.line())
     print(f"written to {out}: {', '.join(p.name for p in sorted(Path(out).glob('model*.onnx')))}, onnx_check.json")

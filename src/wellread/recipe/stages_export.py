@@ -26,7 +26,7 @@ def run_export(opts: o.ExportOptions, ctx: StageContext) -> StageResult:
         folder = Path(record.outputs.get("finetuned") or record.outputs["model"])
         model_folder = read_model_folder(folder)
         model, _ = load_model(model_folder, TASK_HEADS[pipeline_task(model_folder)])
-        report = export_folder(model.eval(), folder, int8=opts.int8)
+        report = export_folder(model.eval(), folder, source=folder, int8=opts.int8)
         for agreement in report:
             print(f"  {record.name}: {agreement.line()}")
         if not all(a.ok for a in report):
