@@ -238,12 +238,16 @@ def test_a_killed_run_leaves_no_old_weights_beside_its_log(tmp_path: Path) -> No
     train(tmp_path, job=job).finish(lambda: {})
     for name in ("model.safetensors", "config.json", "vocab.txt", "model.onnx", "onnx_check.json"):
         (tmp_path / name).write_text("old")
+    (tmp_path / "README.md").write_text("---\nlicense: mit\nwellread_fingerprint: sha256:0\n---\n# old card\n")
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path, job=job, fail_at=3)
     assert (tmp_path / "log.jsonl").is_file()
     left = {p.name for p in tmp_path.iterdir()}
     assert not left & {"model.safetensors", "config.json", "vocab.txt", "model.onnx", "onnx_check.json",
-                       "results.json"}
+                       "results.json", "README.md"}
+    (tmp_path / "README.md").write_text("# my notes\n")  # the user's own README stays
+    train(tmp_path, job=job)
+    assert (tmp_path / "README.md").read_text() == "# my notes\n"
 
 
 def test_a_full_disk_keeps_the_old_results(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ from wellread.finetune.run import (
     run_options,
 )
 from wellread.models.checkpoint import load_model
+from wellread.models.fingerprint import fingerprint
 from wellread.models.folder import read_model_folder
 from wellread.models.length import LengthConfig, save_length_config
 from wellread.options import narrow
@@ -134,6 +135,7 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
         raise WellreadError(f"--cost must be latency or flops, not {run.cost!r}")
     opts = narrow(FinetuneOptions, run)
     folder = read_model_folder(opts.model)
+    searched_on = fingerprint(folder.path, length_config=False)  # recorded with the choice: what it fits
     task_name = canonical_task(opts.task)
     require_task_head(folder, task_name)
     labels = list(folder.labels) if folder.labels and family_of(task_name) != "qa" else None
@@ -195,7 +197,8 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
     model.length_config = None
     if run.save:
         save_length_config(config, folder.path, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
-                                            "speedup": speedups, "search": str(out / "frontier.json")})
+                                                 "speedup": speedups, "search": str(out / "frontier.json"),
+                                                 "fingerprint": searched_on})
     _print_search(report)
     return report
 

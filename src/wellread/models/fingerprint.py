@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 
-from wellread.errors import CheckpointError
+from wellread.errors import CheckpointError, ConfigError
 from wellread.models.length import FILE_NAME as LENGTH_CONFIG
 
 CHUNK = 1 << 20
@@ -53,8 +54,16 @@ def _canonical(path: Path, drop: tuple[str, ...] = ()) -> bytes:
 
 def fingerprint(folder: str | Path, length_config: bool = True) -> str:
     """"sha256:<hex>" of the folder's weight files, its config.json and (with `length_config`) the configuration
-    in its length_config.json (not the search's notes beside it)."""
-    folder = Path(folder)
+    in its length_config.json (not the search's notes beside it). Remembered per process while the files' sizes
+    and modification times stay the same (a model is read several times per command)."""
+    folder = Path(folder).resolve()
+    files = [*weight_files(folder), folder / "config.json", folder / LENGTH_CONFIG]
+    stamp = tuple((p.name, st.st_size, st.st_mtime_ns) for p in files if p.is_file() for st in [p.stat()])
+    return _fingerprint(folder, length_config, stamp)
+
+
+@lru_cache(maxsize=32)
+def _fingerprint(folder: Path, length_config: bool, stamp: tuple) -> str:
     digest = hashlib.sha256()
     for path in weight_files(folder):
         digest.update(path.name.encode() + b"\0")
@@ -65,3 +74,17 @@ def fingerprint(folder: str | Path, length_config: bool = True) -> str:
     if length_config:
         digest.update(b"\0length\0" + _canonical(folder / LENGTH_CONFIG, drop=("info",)))
     return "sha256:" + digest.hexdigest()
+
+
+def check_length_config(folder: str | Path) -> None:
+    """ConfigError when the folder's length_config.json records the fingerprint of the weights and config it was
+    searched on (`wellread search` does) and they are not the folder's now; a file without one passes."""
+    path = Path(folder) / LENGTH_CONFIG
+    try:
+        info = json.loads(path.read_text(encoding="utf-8")).get("info") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # absent, or unreadable: read_length_config names the problem
+    recorded = info.get("fingerprint") if isinstance(info, dict) else None
+    if recorded is not None and recorded != fingerprint(folder, length_config=False):
+        raise ConfigError(f"{path} was searched on other weights or config than {Path(folder)} holds now (stale): "
+                          f"run `wellread search` on the folder again, or delete {path.name} to run at full length")

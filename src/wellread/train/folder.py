@@ -32,6 +32,9 @@ MODEL_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json
                "special_tokens_map.json", "length_config.json", "model.onnx", "model_int8.onnx", "onnx_check.json",
                "predictions.json", "projection.safetensors")
 """A model folder's files, the derived ones (length configuration, ONNX exports) included."""
+CARD = "README.md"
+CARD_KEYS = ("wellread_fingerprint", "wellread_recipe")
+"""Front-matter keys of a model card wellread wrote (recipe/card.py); a README.md without them is the user's."""
 
 
 def writer_of(job: Any) -> dict[str, Any]:
@@ -79,10 +82,22 @@ def claim(folder: Path, writer: dict[str, Any], overwrite: bool) -> None:
 
 
 def start_afresh(folder: Path, writer: dict[str, Any]) -> None:
-    """Remove an earlier run's run and model files from `folder` and record `writer` as its writer."""
+    """Remove an earlier run's run and model files (and a model card wellread wrote) from `folder` and record
+    `writer` as its writer."""
     remove(folder, (*RUN_FILES, *MODEL_FILES))
+    if is_card(folder / CARD):
+        (folder / CARD).unlink()
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / MARKER, writer)
+
+
+def is_card(path: Path) -> bool:
+    """Whether `path` is a model card wellread wrote (its front matter names the recipe and the fingerprint)."""
+    try:
+        head = path.read_text(encoding="utf-8")[:8192]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return head.startswith("---") and any(f"\n{key}:" in head for key in CARD_KEYS)
 
 
 def remove(folder: Path, names: tuple[str, ...]) -> None:

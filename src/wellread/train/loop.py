@@ -301,8 +301,10 @@ class Trainer:
             if final is None:
                 self.task.save(self.model, out)
             else:
-                for item in final.iterdir():
-                    shutil.copy2(item, out / item.name)
+                for item in final.iterdir():  # each output file replaced only once complete
+                    tmp = out / f".{item.name}.tmp"
+                    shutil.copy2(item, tmp)
+                    os.replace(tmp, out / item.name)
         if dist.is_initialized():
             dist.barrier()  # the output folder is complete before any process reads it
         return last_eval
