@@ -55,7 +55,9 @@ DEVICES = ("cpu",)
 MAY_CHANGE = frozenset({"out", "resume", "overwrite", "keep_checkpoints", "threads", "progress", "no_progress",
                         "quiet", "eval_every", "save_every", "eval_batch_size"})
 """Job options a `--resume` may change (they do not change what is trained): applied, and listed in results.json
-under "resumed". Any other difference from the checkpoint's options refuses the resume."""
+under "resumed" (but for `INVOCATION`). Any other difference from the checkpoint's options refuses the resume."""
+INVOCATION = frozenset({"out", "resume", "overwrite"})
+"""How one invocation meets its folder, not how the run runs: never listed as a change."""
 ARGS_MAY_CHANGE = frozenset({"output_dir", "log_every", "eval_every", "save_every", "progress", "metrics_in_postfix",
                              "extra", "job", "device"})
 """The loop's options (TrainArgs) a resume may change: the cadences and the record; the job's options (`job`)
@@ -136,7 +138,8 @@ class Run:
         if not self.job or not before:
             return
         names = [n for n in dict.fromkeys([*before, *self.job]) if before.get(n) != self.job.get(n)]
-        self.changed = {n: {"checkpoint": before.get(n), "now": self.job.get(n)} for n in names if n in MAY_CHANGE}
+        self.changed = {n: {"checkpoint": before.get(n), "now": self.job.get(n)} for n in names
+                        if n in MAY_CHANGE and n not in INVOCATION}
         refused = [n for n in names if n not in MAY_CHANGE]
         if refused:
             flags = {f.name: flag_of(f) for f in dataclasses.fields(self.options.job)}
