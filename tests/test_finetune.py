@@ -381,6 +381,14 @@ def test_grid_records_every_run_and_resumes(tiny, glue, tmp_path, capsys, monkey
     assert summary["best"]["metrics"] == max((r["metrics"] for r in records), key=lambda m: m["rte_acc"])
     assert hf.AutoModelForSequenceClassification.from_pretrained(out).config.id2label[0] == "entailment"
     assert not (out / "runs" / "bs8-lr0.0001" / "model.safetensors").exists()
+    assert (out / "runs" / "bs8-lr0.0001" / "written_by.json").is_file()  # what wrote its results stays known
+    (out / "grid.jsonl").write_text("")  # records lost: the same grid runs into its own folders again
+    assert run_cli(*grid) == 0
+    other = ("finetune", "--model", tiny, "--task", "sst2", "--data", glue / "SST-2", "--out", out, "--grid",
+             *grid[9:])
+    assert run_cli(*other) == 2  # an RTE grid's folder is not an SST-2 grid's
+    assert run_cli(*other, "--overwrite") == 0
+    assert {json.loads(line)["metrics"].keys() == {"sst2_acc"} for line in (out / "grid.jsonl").open()} == {True}
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from wellread.finetune.run import Prepared, default_select_metric, prepare, trai
 from wellread.train.folder import MARKER, claim, read_marker, remove, start_afresh, write_json, writer_of
 
 EPOCHS = 4.0
-RUN_FILES_KEPT = ("results.json", "log.jsonl")
+RUN_FILES_KEPT = ("results.json", "log.jsonl", MARKER)
 GRID_FILES = ("grid.jsonl", "grid.md", "runs")
 
 
@@ -49,7 +49,7 @@ def _key(record: dict[str, Any]) -> tuple:
 
 def _copy_model(run_dir: Path, out: Path) -> None:
     for item in run_dir.iterdir():
-        if item.is_file() and item.name not in (*RUN_FILES_KEPT, MARKER):  # each replaced only once complete
+        if item.is_file() and item.name not in RUN_FILES_KEPT:  # each replaced only once complete
             shutil.copy2(item, out / f".{item.name}.tmp")
             os.replace(out / f".{item.name}.tmp", out / item.name)
 

@@ -30,7 +30,7 @@ RUN_FILES = ("log.jsonl", RESULTS, DONE, "best", "checkpoint", "checkpoint.tmp",
 MODEL_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                "pytorch_model.bin.index.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
                "special_tokens_map.json", "length_config.json", "model.onnx", "model_int8.onnx", "onnx_check.json",
-               "predictions.json", "projection.safetensors")
+               "predictions.json", "distill_projection.safetensors")
 """A model folder's files, the derived ones (length configuration, ONNX exports) included."""
 CARD = "README.md"
 CARD_KEYS = ("wellread_fingerprint", "wellread_recipe")
