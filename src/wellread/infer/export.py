@@ -13,6 +13,9 @@ Each exported file records the fingerprint of the model folder it came from (wei
 length configuration: `wellread.models.fingerprint`) in its ONNX metadata (`FINGERPRINT_KEY`), and
 onnx_check.json records it beside the checks: the ONNX backends refuse a file whose fingerprint is not the
 folder's (the weights or labels changed since the export).
+
+`export(ExportOptions)` is the whole job, from a model folder to checked files: `wellread export` and a recipe's
+export stage both call it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ if TYPE_CHECKING:
     import onnx
 
 from wellread.infer.backends import FINGERPRINT_KEY, ONNX_FILES, OnnxBackend, TorchBackend
+from wellread.infer.load import TASK_HEADS, pipeline_task
+from wellread.infer.options import ExportOptions
+from wellread.models.checkpoint import load_model
 from wellread.models.fingerprint import fingerprint
+from wellread.models.folder import read_model_folder
 from wellread.textio import write_text_atomic
 
 FP32_TOLERANCE = 1e-3
@@ -222,3 +229,29 @@ def export_folder(model: nn.Module, out: str | Path, *, source: str | Path, int8
     checks = [asdict(a) | {"ok": a.ok} for a in report]
     write_text_atomic(out / "onnx_check.json", json.dumps({"fingerprint": value, "checks": checks}, indent=2) + "\n")
     return report
+
+
+@dataclass
+class Export:
+    """What `export` wrote, and how each file agrees with PyTorch."""
+
+    folder: Path
+    files: list[Path]
+    checks: list[Agreement]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every checked file agrees within its tolerance (fp32: `FP32_TOLERANCE`)."""
+        return all(a.ok for a in self.checks)
+
+
+def export(options: ExportOptions) -> Export:
+    """`wellread export` and a recipe's export stage: read the model folder `options.model`, load its model with
+    the head it was saved with, write `options.format` files into `options.out` (default the model folder) and
+    check each against PyTorch (`export_folder`)."""
+    folder = read_model_folder(options.model)
+    model, _ = load_model(folder, TASK_HEADS[pipeline_task(folder)])
+    out = Path(options.out or folder.path)
+    checks = export_folder(model.eval(), out, source=folder.path, int8=options.int8)
+    files = [out / ONNX_FILES[a.backend] for a in checks]
+    return Export(out, files, checks)

@@ -18,19 +18,6 @@ def _positive(options: object, *names: str) -> Checks:
 
 
 @dataclass
-class PackageDocsOptions:
-    """English prose and a topic-classification task from installed packages' docstrings (offline)."""
-
-    words_per_package: int = 120_000
-    train_per_label: int = 1200
-    dev_per_label: int = 150
-    seed: int = 0
-
-    def check(self) -> Checks:
-        return _positive(self, "words_per_package", "train_per_label", "dev_per_label")
-
-
-@dataclass
 class TokenizerOptions:
     """A fresh uncased (or cased) WordPiece vocabulary trained on the corpus."""
 
@@ -88,38 +75,3 @@ class PretrainOptions:
         bad = [p for p in self.phases if len(p.split(":")) != 2 or not all(x.isdigit() for x in p.split(":"))]
         out = [("phases", f"items are LENGTH:STEPS, e.g. 128:1000; got {bad}")] if bad else []
         return out + _positive(self, "batch_size", "grad_accum", "lr", "eval_every", "save_every")
-
-
-@dataclass
-class EvaluateOptions:
-    """Re-evaluate each fine-tuned model from its saved folder, and measure inference speed."""
-
-    split: str = option("dev", choices=("dev", "test"))
-    speed: bool = True
-    speed_length: int = 128
-    speed_batch_sizes: list[int] = field(default_factory=lambda: [1, 32])
-    speed_seconds: float = 1.5
-    """Timed forward passes per batch size, after two warm-up passes."""
-    threads: int = 1
-    """torch threads for the speed figures (1: comparable across machines and runs)."""
-
-    def check(self) -> Checks:
-        return _positive(self, "speed_length", "threads", "speed_seconds")
-
-
-@dataclass
-class CardOptions:
-    """Write the model card (README.md) into every model folder the recipe produced."""
-
-    intended_uses: str = ""
-    limitations: str = ""
-    tags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ExportOptions:
-    """ONNX export of each task model (else the latest pretrained one) into its own folder, where `wellread
-    classify/serve/bench --backend onnx` find it; each file is checked against PyTorch."""
-
-    int8: bool = True
-    """Also write model_int8.onnx (dynamic int8 quantization of the matrix products)."""

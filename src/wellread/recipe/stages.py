@@ -23,11 +23,15 @@ from wellread.recipe import (
 )
 from wellread.recipe import options as o
 from wellread.recipe.base import StageType
+from wellread.recipe.card import CardOptions
+from wellread.recipe.package_docs import PackageDocsOptions
+from wellread.recipe.stages_eval import EvaluateStageOptions
+from wellread.recipe.stages_export import ExportStageOptions
 
 
 def _registry() -> dict[str, StageType]:
     return {
-        "package-docs": StageType(o.PackageDocsOptions, stages_data.run_package_docs, {}, ("raw", "task")),
+        "package-docs": StageType(PackageDocsOptions, stages_data.run_package_docs, {}, ("raw", "task")),
         "corpus": StageType(BuildOptions, stages_data.run_corpus, {"inputs": "raw"}, ("corpus",)),
         "tokenizer": StageType(o.TokenizerOptions, stages_data.run_tokenizer, {"corpus": "corpus"}, ("tokenizer",)),
         "pack": StageType(o.PackOptions, stages_data.run_pack, {"corpus": "corpus", "tokenizer": "tokenizer"},
@@ -44,9 +48,9 @@ def _registry() -> dict[str, StageType]:
         "lengthdrop": StageType(LengthDropOptions, stages_dynamic.run_lengthdrop,
                                 {"model": "finetuned", "data": "task"}, ("finetuned",), resumable=True),
         "search": StageType(SearchOptions, stages_dynamic.run_search, {}, ()),
-        "export": StageType(o.ExportOptions, stages_export.run_export, {}, ()),
-        "evaluate": StageType(o.EvaluateOptions, stages_eval.run_evaluate, {}, ()),
-        "card": StageType(o.CardOptions, card.run_card, {}, ()),
+        "export": StageType(ExportStageOptions, stages_export.run_export, {}, ()),
+        "evaluate": StageType(EvaluateStageOptions, stages_eval.run_evaluate, {}, ()),
+        "card": StageType(CardOptions, card.run_card, {}, ()),
     }
 
 

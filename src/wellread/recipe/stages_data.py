@@ -9,12 +9,11 @@ from pathlib import Path
 from wellread.corpus.build import BuildOptions
 from wellread.recipe import options as o
 from wellread.recipe.base import StageContext, StageResult
+from wellread.recipe.package_docs import PackageDocsOptions, write_package_docs
 
 
-def run_package_docs(opts: o.PackageDocsOptions, ctx: StageContext) -> StageResult:
+def run_package_docs(opts: PackageDocsOptions, ctx: StageContext) -> StageResult:
     """English prose and a topic task from the installed packages' docstrings (see `package_docs`)."""
-    from wellread.recipe.package_docs import write_package_docs
-
     report = write_package_docs(ctx.out, opts.words_per_package, opts.train_per_label, opts.dev_per_label,
                                 seed=opts.seed)
     words = sum(p["words"] for p in report.packages.values())
