@@ -1,4 +1,6 @@
-"""Opening input files: plain or compressed (.gz, .bz2, .zst/.zstd), read as bytes or as UTF-8 text lines.
+"""Opening input files: plain or compressed (.gz, .bz2, .zst/.zstd), read as bytes, as UTF-8 text lines or as
+corpus documents; and writing a text output so that it replaces the old file only when complete
+(`write_text_atomic`).
 
 Every reader of user files (tokenizer training, corpus packing, corpus building) opens them here, so each one
 takes the same compressions and reports an unreadable file with its name.
@@ -14,6 +16,7 @@ import bz2
 import gzip
 import io
 import json
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,10 +24,10 @@ from typing import BinaryIO
 
 import zstandard
 
-from wellread.errors import DataError
+from wellread.errors import DataError, WellreadError
 
 __all__ = ["COMPRESSIONS", "STREAM_ERRORS", "corpus_paths", "decompress", "read_documents", "read_lines",
-           "split_compression"]
+           "split_compression", "write_text_atomic"]
 
 COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 """File suffix -> compression read transparently."""
@@ -144,3 +147,18 @@ def corpus_paths(inputs: Iterable[str | Path]) -> list[Path]:
     if not paths:
         raise DataError(f"no corpus files (*.jsonl[.gz], *.txt) under {', '.join(map(str, inputs))}")
     return paths
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` beside `path`, then rename it over `path`: readers see the old file or the new one, never a
+    part. A failed write (a full disk) keeps the old file and raises WellreadError naming `path`."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise WellreadError(f"cannot write {path}: {err.strerror or err}; the previous file, if any, is kept") from None

@@ -102,7 +102,7 @@ def intermediate_stage(opts: DistillOptions, prep: Prepared, teacher: nn.Module,
                        out: Path) -> Path:
     """Stage 1 into `out`; returns `out`. A finished stage (done.json) is kept when resuming."""
     fo = opts.finetune
-    run = Run(run_options(fo, out))
+    run = Run(run_options(fo, out, job=opts))
     if run.done is not None:
         print(f"intermediate stage already done: {out}")
         return out
@@ -173,7 +173,7 @@ def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, te
                      teacher_tok: Tokenizer, transfer: list[Example], out: Path) -> dict[str, Any]:
     """Stage 2 into `out`; returns (and writes) results.json's content."""
     fo, data = opts.finetune, prep.data
-    run = Run(run_options(fo, out))
+    run = Run(run_options(fo, out, job=opts))
     same = same_vocabulary(prep.tokenizer, teacher_tok)
     task, cache = soft_target_task(opts, prep, teacher, teacher_tok, same, transfer, out, run.bf16)
     prep.task.batch_size, prep.task.group_by_length, prep.task.last_report = fo.batch_size, fo.group_by_length, None

@@ -47,6 +47,7 @@ from wellread.finetune.run import (
     run_options,
 )
 from wellread.models.checkpoint import load_model
+from wellread.models.fingerprint import fingerprint
 from wellread.models.folder import read_model_folder
 from wellread.models.length import LengthConfig, save_length_config
 from wellread.options import narrow
@@ -63,7 +64,7 @@ def lengthdrop(job: LengthDropOptions) -> dict[str, Any]:
     folder = read_model_folder(opts.model)
     require_task_head(folder, task_name)
     prep = prepare(opts)
-    run = Run(run_options(opts))
+    run = Run(run_options(opts, job=job))
     model = load_for_task(folder, prep.data)
     model.length_config = None  # a configuration searched for the old weights does not fit the new ones
     prep.tokenizer.check_compatible(model.config)
@@ -135,6 +136,7 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
         raise WellreadError(f"--cost must be latency or flops, not {run.cost!r}")
     opts = narrow(FinetuneOptions, run)
     folder = read_model_folder(opts.model)
+    searched_on = fingerprint(folder.path, length_config=False)  # recorded with the choice: what it fits
     task_name = canonical_task(opts.task)
     require_task_head(folder, task_name)
     labels = list(folder.labels) if folder.labels and family_of(task_name) != "qa" else None
@@ -186,7 +188,8 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
     model.length_config = None
     if run.save:
         save_length_config(config, folder.path, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
-                                            "speedup": speedups, "search": str(out / "frontier.json")})
+                                                 "speedup": speedups, "search": str(out / "frontier.json"),
+                                                 "fingerprint": searched_on})
     _print_search(report)
     return report
 

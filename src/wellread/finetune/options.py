@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wellread.finetune.data import TASK_NAMES, CustomColumns
 from wellread.options import option, positive
+from wellread.train.run import OverwriteOptions
 
 QA = "question answering"
 BATCH_SIZES = (8, 16, 32, 64, 128)
@@ -75,7 +76,7 @@ class PrecisionOptions:
 
 
 @dataclass(kw_only=True)
-class TrainingOptions:
+class TrainingOptions(OverwriteOptions):
     """Hyper-parameters, evaluation and checkpoint cadence, and the output folder of a training job."""
 
     out: Path | None = option(None, cli_required=True, help="output folder (a Hugging Face model folder plus "

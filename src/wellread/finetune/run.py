@@ -152,10 +152,12 @@ def evaluate_model(model: nn.Module, task: FinetuneTask, bf16: bool = False) -> 
         return task.score(model)
 
 
-def run_options(opts: FinetuneOptions, out: Path | str | None = None, resume: bool | None = None) -> RunOptions:
-    """The harness options of a task job: `opts.out` (or `out`), resume, checkpoints and precision."""
+def run_options(opts: FinetuneOptions, out: Path | str | None = None, resume: bool | None = None,
+                job: Any = None) -> RunOptions:
+    """The harness options of a task job: `opts.out` (or `out`), resume, checkpoints, precision, overwrite, and
+    the job's options (`job`, default `opts`) that a resume must match."""
     return RunOptions(Path(out if out is not None else opts.out), opts.resume if resume is None else resume,
-                      opts.keep_checkpoints, opts.bf16)
+                      opts.keep_checkpoints, opts.bf16, overwrite=opts.overwrite, job=opts if job is None else job)
 
 
 def loop_args(run: Run, opts: FinetuneOptions, extra: dict[str, Any], **changes: Any) -> TrainArgs:
@@ -181,7 +183,9 @@ def kept_report(run: Run, task: FinetuneTask, family: str) -> EvalReport:
 def train_once(opts: FinetuneOptions, prep: Prepared, out: Path, lr: float, batch_size: int, epochs: float,
                resume: bool = False) -> dict[str, Any]:
     """Fine-tune a fresh copy of the model into `out`; returns (and writes) its results."""
-    run = Run(run_options(opts, out, resume))
+    # the run's own values of what a grid varies: a resume compares them, not the grid's lists
+    job = replace(opts, lr=lr, batch_size=batch_size, epochs=epochs, grid_lrs=[lr], grid_batch_sizes=[batch_size])
+    run = Run(run_options(opts, out, resume, job))
     data, task = prep.data, prep.task
     task.batch_size, task.group_by_length, task.last_report = batch_size, opts.group_by_length, None
     torch.manual_seed(opts.seed)  # the new head's initialisation

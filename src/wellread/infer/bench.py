@@ -132,7 +132,7 @@ def bench(options: BenchOptions) -> list[Timing]:
         if any(not (onnx_dir / name).is_file() for name in wanted):
             onnx_dir = Path(scratch)
             print(f"exporting to ONNX first ({onnx_dir})")
-            for agreement in export_folder(model, onnx_dir, int8="onnx-int8" in backends):
+            for agreement in export_folder(model, onnx_dir, source=folder.path, int8="onnx-int8" in backends):
                 print(agreement.line())
         rows = []
         for name in backends:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +81,9 @@ def _read_weight_file(path: Path) -> dict[str, Tensor]:
         if path.suffix == ".safetensors":
             return load_file(path)
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # weights_only refused an object that is not a tensor: never unpickled
+        raise CheckpointError(f"{path} holds more than tensors and is not loaded (a pickle can run code): "
+                              f"{str(err).splitlines()[0]}") from None
     except (SafetensorError, OSError, RuntimeError, EOFError, ValueError) as err:
         raise CheckpointError(f"cannot read weights from {path}: {err}") from None
     if not isinstance(state, dict):
@@ -176,8 +181,10 @@ def load_model(source: str | Path | ModelFolder, head: str | None = None, *, lab
 def save_model(model: nn.Module, folder: str | Path, tokenizer=None) -> Path:
     """Write config.json and model.safetensors (and the tokenizer files) in the Hugging Face layout.
 
-    Tied weights are stored once, as transformers stores them; the weight file is replaced atomically. The
-    model's `length_config` is written as length_config.json (an old one is removed when the model has none).
+    Tied weights are stored once, as transformers stores them. Every file is written into a staging folder
+    beside the others, then renamed over the old one: a file is replaced only once complete (a killed or failed
+    save leaves the old files, never a truncated one). The model's `length_config` is written as
+    length_config.json (an old one is removed when the model has none).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -186,14 +193,20 @@ def save_model(model: nn.Module, folder: str | Path, tokenizer=None) -> Path:
         tokenizer.check_compatible(config)
     aliases = tied_aliases(model)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k not in aliases}
-    tmp = folder / "model.safetensors.tmp"
-    save_file(state, tmp, metadata={"format": "pt"})
-    os.replace(tmp, folder / "model.safetensors")
-    config.save(folder / "config.json")
+    staging = folder / ".saving"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        save_file(state, staging / "model.safetensors", metadata={"format": "pt"})
+        config.save(staging / "config.json")
+        if tokenizer is not None:
+            tokenizer.save(staging)
+        for item in sorted(staging.iterdir()):
+            os.replace(item, folder / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if model.length_config is not None:
         save_length_config(model.length_config, folder)
     else:
         (folder / LENGTH_CONFIG).unlink(missing_ok=True)  # a stale one would shorten these weights
-    if tokenizer is not None:
-        tokenizer.save(folder)
     return folder

@@ -15,6 +15,7 @@ from pathlib import Path
 from wellread.config import BertConfig, load_config
 from wellread.errors import CheckpointError, ConfigError
 from wellread.models import head_of_architecture
+from wellread.models.fingerprint import check_length_config
 from wellread.models.length import LengthConfig, read_length_config
 from wellread.tokenizer import Tokenizer
 
@@ -99,5 +100,6 @@ def read_model_folder(name_or_path: str | Path, revision: str | None = None) -> 
         except ConfigError:
             head = None
     labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if config.id2label else None
+    check_length_config(path)  # a searched configuration fits the weights it was searched on only
     return ModelFolder(path, config, head, labels, config.problem_type,
                        read_length_config(path, config.num_hidden_layers))

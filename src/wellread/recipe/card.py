@@ -121,6 +121,7 @@ def metadata(recipe_name: str, model_name: str, own: str, pipeline: str, records
 
 def render(ctx: StageContext, opts: CardOptions, record: StageRecord, folder: str) -> str:
     """The README.md text for the model folder that `record`'s stage wrote."""
+    from wellread.models.fingerprint import fingerprint
     from wellread.models.folder import read_model_folder
 
     recipe, records = ctx.recipe, ctx.earlier
@@ -132,6 +133,7 @@ def render(ctx: StageContext, opts: CardOptions, record: StageRecord, folder: st
     base = record.inputs.get("model") or record.inputs.get("student")
     meta = metadata(recipe.name, name, record.name, pipeline, records, recipe.language, recipe.license, opts.tags,
                     base if base and not Path(str(base)).exists() else None)
+    meta["wellread_fingerprint"] = fingerprint(folder)  # the weights, config and length configuration described
     weights = Path(folder) / "model.safetensors"
     params = next((s["parameters"] for r in _find(records, "evaluate") for s in r.details["speed"].values()), None)
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip(), "---", "", f"# {name}", ""]

@@ -126,7 +126,7 @@ def pretrain(opts: PretrainOptions) -> list[dict[str, Any]]:
     finished = []
     for k, (length, steps) in enumerate(phases, 1):
         run = Run(RunOptions(Path(opts.out) / f"phase{k}-len{length}", opts.resume, keep_checkpoints=True,
-                             bf16=opts.bf16, threads=opts.threads))
+                             bf16=opts.bf16, threads=opts.threads, job=opts))
         if run.done is not None:
             model, _ = load_model(run.out, "pretraining")
             print(f"phase {k} (length {length}) already complete: {run.out}")
