@@ -266,3 +266,17 @@ def test_seed_fixes_the_initial_weights(packed: Path) -> None:
     weight = "bert.encoder.layer.0.attention.self.query.weight"
     assert torch.equal(first.state_dict()[weight], again.state_dict()[weight])
     assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])
+
+
+def test_pretrain_out_holding_another_model_needs_overwrite(packed: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "someone-elses-model"
+    out.mkdir()
+    (out / "config.json").write_text("{}", encoding="utf-8")
+    argv = ["pretrain", "--data", str(packed), "--out", str(out), "--phase", "32:1", "--batch-size", "4",
+            "--eval-every", "0", "--eval-sequences", "8", "--no-progress", "--bf16", "off"]
+    assert main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "config.json").read_text(encoding="utf-8") == "{}"
+    assert main([*argv, "--overwrite"]) == 0
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["model_type"] == "bert"
+    assert main(argv) == 0  # the same job again: no --overwrite needed

@@ -21,16 +21,17 @@ from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
 from wellread.options import option, positive
 from wellread.tokenizer import Tokenizer
+from wellread.train.folder import claim, start_afresh, writer_of
 from wellread.train.loop import distributed
 from wellread.train.pretraining import MaskingOptions, PretrainingTask
-from wellread.train.run import Run, RunOptions
+from wellread.train.run import OverwriteOptions, Run, RunOptions
 
 BATCHES = "batches and schedule"
 CHECKS = "evaluation and checkpoints"
 
 
 @dataclass(kw_only=True)
-class PretrainOptions:
+class PretrainOptions(OverwriteOptions):
     """Options of `wellread pretrain` and of a recipe's pretrain stage (which takes `data` from the pack stage)."""
 
     data: str | None = option(None, cli_required=True,
@@ -123,10 +124,14 @@ def pretrain(opts: PretrainOptions) -> list[dict[str, Any]]:
     tokenizer = Tokenizer.load(Path(opts.data) / "tokenizer")
     model = initial_model(opts.model, tokenizer, max(length for length, _ in phases), opts.seed)
     tokenizer.check_compatible(model.config)
+    if not opts.resume:  # --out: empty, an earlier run of this job, or --overwrite (its phase folders: by Run)
+        claim(Path(opts.out), writer_of(opts), opts.overwrite)
+        if distributed()[0] == 0:
+            start_afresh(Path(opts.out), writer_of(opts))
     finished = []
     for k, (length, steps) in enumerate(phases, 1):
         run = Run(RunOptions(Path(opts.out) / f"phase{k}-len{length}", opts.resume, keep_checkpoints=True,
-                             bf16=opts.bf16, threads=opts.threads, job=opts))
+                             bf16=opts.bf16, threads=opts.threads, overwrite=opts.overwrite, job=opts))
         if run.done is not None:
             model, _ = load_model(run.out, "pretraining")
             print(f"phase {k} (length {length}) already complete: {run.out}")
