@@ -28,6 +28,7 @@ from infer_models import make_models
 
 from wellread.cli import os_error_message
 from wellread.config import load_config
+from wellread.distill.data import read_transfer
 from wellread.errors import CheckpointError, DataError, WellreadError
 from wellread.finetune.data import load_task_data
 from wellread.finetune.run import load_for_task
@@ -281,7 +282,9 @@ def test_non_utf8_is_reported_at_its_line_in_csv_tsv_and_jsonl(tmp_path) -> None
         load_task_data("sst2", [f"train={tsv}", f"dev={tsv}"])
     lines = bad_utf8(tmp_path / "in.txt", rows, 399)
     with pytest.raises(DataError, match=rf"^{lines}:399: not valid UTF-8"):
-        read_records([], [str(lines)], ("text",))
+        read_records([], [str(lines)], ("text",))  # inference inputs
+    with pytest.raises(DataError, match=rf"^{lines}:399: not valid UTF-8"):
+        read_transfer([lines], "sst2")  # a distillation transfer set
 
 
 def test_empty_whitespace_and_unencodable_texts_are_refused_naming_the_record(models) -> None:

@@ -190,6 +190,9 @@ def test_a_moved_run_folder_keeps_its_finished_stages(tmp_path, source):
     marker = json.loads((tmp_path / "moved" / ".stages" / "second.json").read_text())
     assert marker["outputs"] == {"text": "$OUT/second/text.txt"}
     assert marker["inputs"] == {"source": str(tmp_path / "input.txt")}  # outside the run folder: as given
+    shutil.copytree(tmp_path / "moved", tmp_path / "copy")
+    records = run(tmp_path, out="copy")
+    assert CALLS == [] and records[2].inputs == {"text": str(tmp_path / "copy" / "second" / "text.txt")}
 
 
 def test_a_stage_that_runs_again_says_why(tmp_path, source, capsys):
