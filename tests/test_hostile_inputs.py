@@ -25,6 +25,7 @@ import pytest
 import torch
 from helpers import run_cli, tiny_config, write, write_sst2
 from infer_models import make_models
+from safetensors.torch import save_file
 
 from wellread.cli import os_error_message
 from wellread.config import load_config
@@ -121,6 +122,14 @@ def test_a_folder_loaded_as_itself_must_be_complete_fine_tuning_still_reports(ed
     assert model.classifier.out_features == 3
     _, report = load_model(edited["mlm"], "sequence-classification", labels=["n", "p"])
     assert "classifier.weight" in report.initialized  # a new head on an encoder: reported, as before
+
+
+def test_a_bare_encoder_saved_without_its_pooler_still_loads(tmp_path, tok) -> None:
+    folder = save_model(build_model(tiny_config(tok.vocab_size), "base"), tmp_path / "base", tok)
+    state = {k: v for k, v in read_state_dict(folder).items() if not k.startswith("pooler.")}
+    save_file(state, folder / "model.safetensors")
+    _, report = load_model(folder)
+    assert sorted(report.initialized) == ["pooler.dense.bias", "pooler.dense.weight"]
 
 
 def test_a_teacher_must_load_complete_a_student_may_get_a_new_head(edited, tmp_path, capsys) -> None:

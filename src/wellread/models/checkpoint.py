@@ -108,8 +108,8 @@ def _read_weight_file(path: Path) -> dict[str, Tensor]:
     except pickle.UnpicklingError as err:  # weights_only refuses anything but tensors and plain containers
         first = (str(err).splitlines() or [""])[0]
         raise CheckpointError(f"{path} holds Python objects besides tensors, which wellread never unpickles "
-                              f"(torch.load weights_only: {first}); convert it to model.safetensors where you "
-                              "trust it") from None
+                              f"(torch.load weights_only: {first}); if you trust its source, convert it to "
+                              "model.safetensors") from None
     except (SafetensorError, OSError, RuntimeError, EOFError, ValueError) as err:
         raise CheckpointError(f"cannot read weights from {path}: {err}") from None
     if not isinstance(state, dict):
@@ -184,9 +184,10 @@ def _some(keys: list[str], limit: int = 12) -> str:
 def loads_as_itself(folder: ModelFolder, head: str | None, labels: list[str] | None = None,
                     problem_type: str | None = None) -> bool:
     """Whether `load_model` would load the folder as what its config.json says it is: its own head (a pretraining
-    model's masked-LM part included) and its own labels."""
+    model's masked-LM part included) and its own labels. A bare encoder ("base") does not count: it has no head,
+    and checkpoints saved without the pooler are common."""
     own = head is None or head == folder.head or (head == "masked-lm" and folder.head == "pretraining")
-    return own and labels is None and problem_type is None
+    return own and (head or folder.head) != "base" and labels is None and problem_type is None
 
 
 def load_model(source: str | Path | ModelFolder, head: str | None = None, *, labels: list[str] | None = None,
