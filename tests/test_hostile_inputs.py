@@ -39,7 +39,7 @@ from wellread.infer.inputs import read_records
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, read_state_dict, save_model
 from wellread.models.folder import read_model_folder, resolve_model_dir
-from wellread.tasks import load_custom
+from wellread.tasks import DataWarning, load_custom
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 FIVE = ["a", "b", "c", "d", "e"]
@@ -296,6 +296,13 @@ def test_non_utf8_is_reported_at_its_line_in_csv_tsv_and_jsonl(tmp_path) -> None
         read_transfer([lines], "sst2")  # a distillation transfer set
 
 
+def test_predict_reports_non_utf8_csv_at_its_line(models, tmp_path, capsys) -> None:
+    rows = [f"a long enough sentence number {i} to fill the read buffer" for i in range(400)]
+    csv_file = bad_utf8(tmp_path / "in.csv", ["text,id", *(f"{r},{i}" for i, r in enumerate(rows))], 301)
+    assert run_cli("predict", "--model", models["classify"], "--input", csv_file) == 2
+    assert capsys.readouterr().err.startswith(f"wellread predict: error: {csv_file}:301: not valid UTF-8")
+
+
 def test_empty_whitespace_and_unencodable_texts_are_refused_naming_the_record(models) -> None:
     pipe = load_pipeline(models["classify"], backend="torch")
     with pytest.raises(WellreadError, match=r"^input 2: field 'text' is empty"):
@@ -340,7 +347,7 @@ def test_an_unknown_dev_label_is_a_bad_row_or_skipped_and_counted(tmp_path) -> N
     with pytest.raises(DataError) as err:
         load_task_data("custom", files)
     assert f"{tmp_path / 'dev.csv'}:3: unknown label 'neutral'" in str(err.value)
-    with pytest.warns(UserWarning, match="skipped 1 bad row"):
+    with pytest.warns(DataWarning, match="skipped 1 bad row"):
         data = load_task_data("custom", files, skip_bad_rows=True)
     assert [ex.label for ex in data.evals["custom"]] == ["positive", "negative"]
     assert data.labels == ["negative", "positive"]
@@ -356,8 +363,9 @@ def test_skipped_rows_are_counted_in_results_json(models, tmp_path) -> None:
     train = Path(files[0].split("=", 1)[1])
     train.write_text(train.read_text() + "sentence 99,\n")  # an empty label: a bad training row
     out = tmp_path / "run"
-    status = run_cli("finetune", "--model", models["classify"], "--task", "custom", "--data", *files, "--out", out,
-                     "--max-steps", "1", "--batch-size", "4", "--skip-bad-rows")
+    with pytest.warns(DataWarning, match="skipped 1 bad row"):
+        status = run_cli("finetune", "--model", models["classify"], "--task", "custom", "--data", *files,
+                         "--out", out, "--max-steps", "1", "--batch-size", "4", "--skip-bad-rows")
     assert status == 0
     results = json.loads((out / "results.json").read_text())
     assert {split: s["rows"] for split, s in results["skipped_rows"].items()} == {"train": 1, "dev": 1}
