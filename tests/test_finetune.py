@@ -18,6 +18,7 @@ import torch
 import transformers as hf
 from helpers import NEGATIVE, POSITIVE, conll, run_cli, save_tiny, spawn_ddp, squad_json, write, write_sst2
 
+import wellread.models.folder
 from wellread.cli import main
 from wellread.finetune import ClassificationTask, TaggingTask, length_grouped_order, load_task_data
 from wellread.finetune.grid import finetune
@@ -329,7 +330,7 @@ def test_predict_text_lines_tagging_and_qa(tiny, tmp_path, capsys) -> None:
     assert answer["answer"] and answer["answer"] == context[answer["start"]:answer["end"]]
 
 
-def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys) -> None:
+def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys, monkeypatch) -> None:
     model, _ = load_model(tiny, "sequence-classification", labels=["0", "1"],
                           problem_type="single_label_classification")
     with torch.no_grad():
@@ -337,8 +338,12 @@ def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys) -> Non
         model.classifier.bias.copy_(torch.tensor([0.0, 5.0]))  # always "1"
     folder = save_model(model, tmp_path / "constant", Tokenizer.load(tiny))
     capsys.readouterr()
+    reads = []
+    monkeypatch.setattr(wellread.models.folder, "load_config",
+                        lambda path, load=wellread.models.folder.load_config: reads.append(path) or load(path))
     assert run_cli("evaluate", "--model", folder, "--task", "sst2", "--data", glue / "SST-2", "--output",
                    tmp_path / "eval.json") == 0
+    assert reads == [folder]  # the model folder is read once
     captured = capsys.readouterr()
     assert "WARNING" in captured.err and "degenerate model" in captured.err
     assert "majority-class baseline 50.00" in captured.out

@@ -78,7 +78,7 @@ def test_export_and_bench_commands(tok, tmp_path: Path, capsys) -> None:
     assert main(["export", str(folder), "--onnx", "--int8", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "OK" in printed and (out / "model.onnx").is_file() and (out / "model_int8.onnx").is_file()
-    assert main(["export", str(folder)]) == 2  # no format chosen
+    assert f"written to {out}: model.onnx, model_int8.onnx, onnx_check.json" in printed
     assert main(["classify", "--model", str(folder), "--backend", "onnx-int8", "--onnx-dir", str(out), "fine"]) == 0
     assert "label" in json.loads(capsys.readouterr().out.splitlines()[-1])
     backend = OnnxBackend(out / "model.onnx")
@@ -86,3 +86,9 @@ def test_export_and_bench_commands(tok, tmp_path: Path, capsys) -> None:
     assert [r.length for r in rows] == [8, 16] and all(r.p95_ms >= r.p50_ms > 0 and r.throughput > 0 for r in rows)
     assert "| onnx | 16 |" in table(rows)
     assert plot(rows, tmp_path / "bench.png", "tiny").stat().st_size > 1000
+    assert main(["bench", str(folder), "--backends", "torch,onnx-int8", "--lengths", "8,16", "--seconds", "0.01",
+                 "--batch-size", "2", "--onnx-dir", str(out), "--out", str(tmp_path / "bench")]) == 0
+    saved = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert [(r["backend"], r["length"]) for r in saved["rows"]] == [("torch", 8), ("torch", 16), ("onnx-int8", 8),
+                                                                    ("onnx-int8", 16)]
+    assert "exporting" not in capsys.readouterr().out  # the files in --onnx-dir were used

@@ -11,13 +11,15 @@ import pytest
 import torch
 from helpers import spawn_ddp, tiny_config
 
-from wellread.cli import main
+from wellread.cli import build_parser, main
 from wellread.corpus.pack import PackedSequences, pack, read_documents, split_sentences
 from wellread.models import build_model
 from wellread.models.checkpoint import read_state_dict
+from wellread.options import from_args
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 from wellread.train.masking import mask_tokens
+from wellread.train.pretrain import PretrainOptions, pretrain
 from wellread.train.pretraining import MaskingOptions, PretrainingTask
 
 WORDS = (
@@ -197,6 +199,55 @@ def test_corpus_pack_cli_trains_a_vocabulary(tmp_path: Path, capsys) -> None:
     assert Tokenizer.load(out / "tokenizer").vocab_size <= 150
     assert len(PackedSequences(out / "len32" / "train")) > 0
     assert main(["corpus", "pack", str(tmp_path / "missing"), "--vocab-size", "150", "--out", str(out)]) == 2
+
+
+def parse_pretrain(*argv: str) -> PretrainOptions:
+    return from_args(PretrainOptions, build_parser("pretrain").parse_args(["pretrain", *argv]))
+
+
+def test_pretrain_options_from_the_command_line(tmp_path: Path, capsys) -> None:
+    opts = parse_pretrain("--data", "p", "--out", "o", "--phase", "128:90", "--phase", "512:10",
+                          "--no-length-grouping", "--no-progress")
+    assert opts.phases == ["128:90", "512:10"] and opts.length_grouping is False and opts.progress is False
+    opts = parse_pretrain("--data", "p", "--out", "o")
+    assert opts.phases == ["128:1000"] and opts.length_grouping and opts.progress and opts.model == "tiny"
+    out = str(tmp_path / "never-written")
+    assert main(["pretrain", "--data", "p", "--out", out, "--phase", "128", "--phase", "4:10"]) == 2
+    err = capsys.readouterr().err
+    assert "--phase: '128': expected LENGTH:STEPS, e.g. 128:1000" in err and "'4:10': length must be >= 8" in err
+    assert main(["pretrain", "--data", "p", "--out", out, "--batch-size", "0", "--eval-every", "-1"]) == 2
+    assert "--batch-size: must be > 0, got 0; --eval-every: must be >= 0, got -1" in capsys.readouterr().err
+    assert not Path(out).exists()
+
+
+def test_length_grouping_option_reaches_the_task(packed: Path, tmp_path: Path, monkeypatch) -> None:
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def capture(*args, group_by_length: int, **kwargs):
+        seen.append(group_by_length)
+        raise Stop
+
+    monkeypatch.setattr("wellread.train.pretrain.PretrainingTask", capture)
+    for grouping in (True, False):
+        with pytest.raises(Stop):
+            pretrain(PretrainOptions(data=str(packed), out=tmp_path / str(grouping), phases=["32:1"], batch_size=4,
+                                     length_grouping=grouping, progress=False))
+    assert seen == [4, 0]  # grouped by the batch size, or plain shuffled
+
+
+def test_corpus_pack_takes_one_vocabulary_and_checks_lengths(tmp_path: Path, capsys) -> None:
+    corpus, out = write_corpus(tmp_path, docs=5), str(tmp_path / "packed")
+    assert main(["corpus", "pack", str(corpus), "--out", out]) == 2
+    assert "give --tokenizer (an existing vocabulary) or --vocab-size" in capsys.readouterr().err
+    assert main(["corpus", "pack", str(corpus), "--out", out, "--tokenizer", "tok/", "--vocab-size", "100"]) == 2
+    assert "--vocab-size: give an existing tokenizer or a vocab_size to train one, not both" in \
+        capsys.readouterr().err
+    assert main(["corpus", "pack", str(corpus), "--out", out, "--vocab-size", "100", "--max-length", "4", "32"]) == 2
+    assert "--max-length: values must be in 8..4096, got [4]" in capsys.readouterr().err
+    assert not Path(out).exists()
 
 
 @pytest.mark.slow

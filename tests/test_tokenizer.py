@@ -379,6 +379,20 @@ def test_cli_train_and_encode(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["tokenizer", "train", str(tmp_path / "nothing*.txt"), "--out", str(tmp_path / "x")]) == 2
 
 
+def test_cli_train_special_tokens_max_length_and_accent_switches(tmp_path: Path, capsys) -> None:
+    corpus, out = write_corpus(tmp_path / "c.txt"), tmp_path / "tok"
+    assert main(["tokenizer", "train", str(corpus), "--out", str(out), "--vocab-size", "240", "--quiet",
+                 "--special-tokens", "[PAD],[X]", "[Y]", "--model-max-length", "64", "--strip-accents"]) == 0
+    tok = Tokenizer.load(out)
+    assert [tok.vocab[t] for t in ("[PAD]", "[X]", "[Y]")] == [0, 1, 2] and tok.model_max_length == 64
+    assert tok.strip_accents is True
+    capsys.readouterr()
+    assert main(["tokenizer", "train", str(corpus), "--out", str(out), "--strip-accents", "--keep-accents"]) == 2
+    assert "--keep-accents: strip_accents and keep_accents exclude each other" in capsys.readouterr().err
+    assert main(["tokenizer", "train", str(corpus), "--out", str(out), "--vocab-size", "0"]) == 2
+    assert "--vocab-size: must be > 0, got 0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["tokenizer", "--help"], ["tokenizer", "train", "--help"],
                                   ["tokenizer", "encode", "--help"]])
 def test_cli_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

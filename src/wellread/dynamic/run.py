@@ -22,6 +22,7 @@ from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latenc
 from wellread.dynamic.options import LengthDropOptions, SearchOptions
 from wellread.dynamic.plot import plot_frontier
 from wellread.dynamic.search import (
+    Candidate,
     Gene,
     Measurement,
     choose,
@@ -172,13 +173,7 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
     frontier = pareto_front(candidates)
     chosen = choose(frontier, full.metric, run.max_drop)
     config = chosen.config(grid)
-    speedups = {}
-    for batch_size in dict.fromkeys([run.batch_size, 1]):
-        timing_batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, batch_size, run.latency_examples)
-        t_chosen, t_full = paired_latency(model, timing_batches, config, None, run.repeats)
-        speedups[f"batch_{batch_size}"] = {"full_ms_per_input": 1000 * t_full / timed,
-                                           "chosen_ms_per_input": 1000 * t_chosen / timed,
-                                           "speedup": t_full / t_chosen}
+    speedups = _speedups(model, ids, types, prep.tokenizer.pad_token_id, config, run)
     report = {
         "model": str(folder.path), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
         "batch_size": run.batch_size, "timed_inputs": timed, "max_drop": run.max_drop,
@@ -188,17 +183,37 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
         "evaluated": [c.to_json(grid) for c in candidates],
     }
     out = Path(run.out) if run.out is not None else folder.path / "search"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
-    plot_frontier(candidates, frontier, full, chosen, out / "frontier.png", label, metric, scale,
-                  f"{prep.data.name}: length configurations", run.max_drop)
+    _write_frontier(out, report, candidates, frontier, chosen, run)
     model.length_config = None
     if run.save:
         save_length_config(config, folder.path, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
                                             "speedup": speedups, "search": str(out / "frontier.json")})
     _print_search(report)
     return report
+
+
+def _speedups(model: torch.nn.Module, ids: list[list[int]], types: list[list[int]], pad_id: int,
+              config: LengthConfig, run: SearchOptions) -> dict[str, dict[str, float]]:
+    """Paired full-vs-chosen latency per input at the search's batch size and at batch size 1."""
+    out = {}
+    for batch_size in dict.fromkeys([run.batch_size, 1]):
+        batches = latency_batches(ids, types, pad_id, batch_size, run.latency_examples)
+        timed = sum(len(b["input_ids"]) for b in batches)
+        t_chosen, t_full = paired_latency(model, batches, config, None, run.repeats)
+        out[f"batch_{batch_size}"] = {"full_ms_per_input": 1000 * t_full / timed,
+                                      "chosen_ms_per_input": 1000 * t_chosen / timed, "speedup": t_full / t_chosen}
+    return out
+
+
+def _write_frontier(out: Path, report: dict[str, Any], candidates: list[Candidate], frontier: list[Candidate],
+                    chosen: Candidate, run: SearchOptions) -> None:
+    """frontier.json (the report) and frontier.png (metric against cost, the frontier and the choice) in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    timed = report["timed_inputs"]
+    scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
+    plot_frontier(candidates, frontier, candidates[0], chosen, out / "frontier.png", label, report["metric"], scale,
+                  f"{report['task']}: length configurations", run.max_drop)
 
 
 def _print_search(report: dict[str, Any]) -> None:

@@ -151,11 +151,17 @@ class GlueOptions(GridOptions, TrainingOptions, HeadOptions, PrecisionOptions, S
 
 
 @dataclass(kw_only=True)
-class EvaluateOptions(PrecisionOptions, SubsetOptions, TaskDataOptions, ModelOptions):
+class SplitOptions:
+    """Which split of the task's data an evaluation reads (`wellread evaluate` and a recipe's evaluate stage)."""
+
+    split: str = option("dev", choices=("dev", "test"), help="the split to evaluate")
+
+
+@dataclass(kw_only=True)
+class EvaluateOptions(SplitOptions, PrecisionOptions, SubsetOptions, TaskDataOptions, ModelOptions):
     """`wellread evaluate`: a fine-tuned model on a task's dev or test data."""
 
     model: str | None = option(None, cli_required=True, help="model folder or Hugging Face hub id")
-    split: str = option("dev", choices=("dev", "test"), help="the split to evaluate")
     output: Path | None = option(None, recipe=False, help="write the results as JSON to this file")
     predictions: Path | None = option(None, recipe=False,
                                       help="QA: write the predictions (official SQuAD format) to this file")

@@ -129,14 +129,15 @@ def build_task(data: TaskData, tokenizer: Tokenizer, max_length: int, opts: Fine
     return ClassificationTask(data, tokenizer, max_length, opts.batch_size, opts.eval_batch_size)
 
 
-def prepare(opts: FinetuneOptions, train: bool = True, split: str = "dev", labels: list[str] | None = None) -> Prepared:
+def prepare(opts: FinetuneOptions, train: bool = True, split: str = "dev", labels: list[str] | None = None,
+            folder: ModelFolder | None = None) -> Prepared:
     """Read the data, load the tokenizer and encode everything once (`train=False`: evaluation only, with the
-    model's `labels`, the train split read only when found)."""
+    model's `labels`, the train split read only when found). `folder`: `opts.model` already read."""
     task_name = canonical_task(opts.task)
     data = load_task_data(task_name, opts.data, train=train, split=split, columns=opts.columns, labels=labels,
                           train_limit=opts.train_limit, eval_limit=opts.dev_limit, scheme=opts.tag_scheme,
                           skip_bad_rows=opts.skip_bad_rows, seed=opts.seed)
-    folder = read_model_folder(opts.model)
+    folder = folder or read_model_folder(opts.model)
     tokenizer = Tokenizer.load(opts.tokenizer) if opts.tokenizer else folder.load_tokenizer()
     positions = folder.config.max_position_embeddings
     max_length = min(opts.max_length or MAX_LENGTH[family_of(task_name)], positions)

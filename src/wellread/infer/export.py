@@ -8,6 +8,9 @@ without padding give the same result through it.
 `check_agreement` runs the exported model and PyTorch on fresh random batches of several shapes (with padding)
 and reports the largest absolute logit difference and how often the top prediction agrees: reported, not
 assumed. fp32 must agree to `FP32_TOLERANCE`; int8 is reported beside it.
+
+`export(ExportOptions)` is the whole job, from a model folder to checked files: `wellread export` and a recipe's
+export stage both call it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
     import onnx
 
 from wellread.infer.backends import ONNX_FILES, OnnxBackend, TorchBackend
+from wellread.infer.load import TASK_HEADS, pipeline_task
+from wellread.infer.options import ExportOptions
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import read_model_folder
 
 FP32_TOLERANCE = 1e-3
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -196,3 +203,28 @@ def export_folder(model: nn.Module, out: str | Path, int8: bool = False) -> list
     (out / "onnx_check.json").write_text(json.dumps([asdict(a) | {"ok": a.ok} for a in report], indent=2) + "\n")
     return report
 
+
+@dataclass
+class Export:
+    """What `export` wrote, and how each file agrees with PyTorch."""
+
+    folder: Path
+    files: list[Path]
+    checks: list[Agreement]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every checked file agrees within its tolerance (fp32: `FP32_TOLERANCE`)."""
+        return all(a.ok for a in self.checks)
+
+
+def export(options: ExportOptions) -> Export:
+    """`wellread export` and a recipe's export stage: read the model folder `options.model`, load its model with
+    the head it was saved with, write `options.format` files into `options.out` (default the model folder) and
+    check each against PyTorch (`export_folder`)."""
+    folder = read_model_folder(options.model)
+    model, _ = load_model(folder, TASK_HEADS[pipeline_task(folder)])
+    out = Path(options.out or folder.path)
+    checks = export_folder(model.eval(), out, int8=options.int8)
+    files = [out / ONNX_FILES[a.backend] for a in checks]
+    return Export(out, files, checks)

@@ -67,6 +67,8 @@ def plan(recipe: Recipe, registry: dict[str, StageType] = STAGES) -> list[Planne
         inputs = []
         for option, kind in stage.inputs.items():
             value = getattr(spec.options, option)
+            if value is None and getattr(spec.options, stage.replaced_by.get(option, ""), None) is not None:
+                continue
             if value is None and kind not in produced:
                 where = f"{recipe.source}:{spec.line}: " if spec.line else ""
                 problems.append(f"{where}stages[{i}] ({spec.name}): needs a {kind} input: put a stage that "
