@@ -2,10 +2,12 @@
 corpus documents; and writing a text output so that it replaces the old file only when complete
 (`write_text_atomic`).
 
-Every reader of user files (tokenizer training, corpus packing, corpus building) opens them here, so each one
-takes the same compressions and reports an unreadable file with its name.
+Every reader of user files (tokenizer training, corpus packing, corpus building, the task readers, the inference
+inputs) opens them here, so each one takes the same compressions and reports an unreadable file with its name.
 
     for line in read_lines([Path("corpus.txt.gz"), Path("more.txt")]):   # DataError names a file it cannot read
+        ...
+    for number, line in numbered_lines(Path("dev.csv")):                 # DataError at dev.csv:LINE for bad UTF-8
         ...
     stream = decompress(open(path, "rb"), path)                          # bytes, decompressed by the suffix
 """
@@ -13,6 +15,7 @@ takes the same compressions and reports an unreadable file with its name.
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import json
@@ -26,8 +29,8 @@ import zstandard
 
 from wellread.errors import DataError, WellreadError
 
-__all__ = ["COMPRESSIONS", "STREAM_ERRORS", "corpus_paths", "decompress", "read_documents", "read_lines",
-           "split_compression", "write_text_atomic"]
+__all__ = ["COMPRESSIONS", "STREAM_ERRORS", "corpus_paths", "decode_lines", "decompress", "numbered_lines",
+           "read_documents", "read_lines", "split_compression", "write_text_atomic"]
 
 COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 """File suffix -> compression read transparently."""
@@ -70,6 +73,41 @@ def read_lines(paths: Iterable[Path]) -> Iterator[str]:
                 yield from text
         except (*STREAM_ERRORS, UnicodeDecodeError) as err:
             raise DataError(f"cannot read {path} as UTF-8 text: {err}") from None
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number from 1, line with its end) of a UTF-8 text file, decompressed by its suffix (`decode_lines`).
+
+    DataError naming the file when it is missing, a folder or unreadable, and `FILE:LINE` for a line that is not
+    UTF-8.
+    """
+    try:
+        with open(path, "rb") as raw, decompress(raw, path) as stream:
+            yield from decode_lines(stream, str(path))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder; give a file") from None
+    except STREAM_ERRORS as err:
+        raise DataError(f"cannot read {path}: {err}") from None
+
+
+def decode_lines(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
+    """(line number from 1, line with its end) of a byte stream: lines end at "\n" only (a "\r" before it stays
+    in the line, as does any other Unicode line separator), a UTF-8 byte-order mark at the start is removed.
+
+    Each line is decoded on its own, so bad UTF-8 is reported at its own line: DataError `NAME:LINE: not valid
+    UTF-8 (byte 0x.. at column C)`. (Decoding a whole buffer at once reports the line where the buffer started.)
+    """
+    for number, data in enumerate(stream, start=1):
+        if number == 1:
+            data = data.removeprefix(codecs.BOM_UTF8)
+        try:
+            yield number, data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            column = len(data[:err.start].decode("utf-8", errors="replace")) + 1
+            raise DataError(f"{name}:{number}: not valid UTF-8 (byte 0x{data[err.start]:02x} at column {column}); "
+                            "save the file as UTF-8") from None
 
 
 class _ZstdReader(io.RawIOBase):

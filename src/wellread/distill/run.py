@@ -194,7 +194,8 @@ def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, te
         teacher_task = prep.task if same else _teacher_task(opts, prep, teacher_tok)
         return {
             "task": data.name, "teacher": opts.teacher, "student": student_path, "out": str(out), "files": data.files,
-            "labels": data.labels, "select_metric": select, "best_step": run.best_step(),
+            "labels": data.labels, "skipped_rows": data.skipped_rows, "select_metric": select,
+            "best_step": run.best_step(),
             "steps": run.trainer.total_steps, "train_examples": len(data.train), "transfer_examples": len(transfer),
             "train_seconds": round(run.seconds, 2), **report.to_json(),
             "teacher_metrics": evaluate_model(teacher, teacher_task, run.bf16).metrics,
@@ -243,7 +244,7 @@ def distill_task(opts: DistillOptions) -> dict[str, Any]:
                   "distilled (layer losses need one shared tokenizer)")
     if stage in ("both", "intermediate"):
         require_same_vocabulary(prep.tokenizer, teacher_tok, "intermediate-layer distillation")
-    teacher = load_for_task(teacher_folder, data, quiet=True).requires_grad_(False)
+    teacher = load_for_task(teacher_folder, data, quiet=True, complete=True).requires_grad_(False)
     transfer = read_transfer(opts.transfer, data.name, fo.columns, _takes_pairs(data.train)) if opts.transfer else []
     augment = opts.augment_options()
     if augment is not None:

@@ -84,6 +84,7 @@ def lengthdrop(job: LengthDropOptions) -> dict[str, Any]:
     def results() -> dict[str, Any]:
         best = run.best()
         return {"task": prep.data.name, "model": opts.model, "out": str(run.out), "lengthdrop": asdict(drop),
+                "skipped_rows": prep.data.skipped_rows,
                 "select_metric": select, "best_step": run.best_step(), "metrics": best,
                 "steps": run.trainer.total_steps, "batch_size": opts.batch_size, "lr": opts.lr,
                 "train_seconds": round(run.seconds, 2), "history": run.trainer.history}

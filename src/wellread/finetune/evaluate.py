@@ -55,7 +55,7 @@ def evaluate(job: EvaluateOptions) -> dict[str, Any]:
     prep.tokenizer.check_compatible(model.config)
     report = evaluate_model(model, prep.task, bf16_enabled(opts.bf16))
     results: dict[str, Any] = {"task": task, "model": str(folder.path), "split": split, "files": prep.data.files,
-                               **report.to_json()}
+                               "skipped_rows": prep.data.skipped_rows, **report.to_json()}
     print_report(results)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

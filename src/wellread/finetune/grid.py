@@ -111,7 +111,7 @@ def run_grid(opts: FinetuneOptions, prep: Prepared | None = None) -> dict[str, A
     print(table)
     summary = {"task": prep.data.name, "model": opts.model, "select_metric": select, "best": best,
                "metrics": best["metrics"], "baselines": best["baselines"], "warnings": best["warnings"],
-               "runs": records}
+               "skipped_rows": prep.data.skipped_rows, "runs": records}
     write_json(out / "results.json", summary)
     (out / "grid.md").write_text(table + "\n", encoding="utf-8")
     print(f"best: batch {best['batch_size']}, lr {best['lr']:g}: {select} {best['metrics'][select]:.2f}; "

@@ -71,10 +71,12 @@ def require_task_head(model: ModelFolder, task: str) -> None:
                             f"fine-tuned for it: fine-tune it first (wellread finetune --task {task} ...)")
 
 
-def load_for_task(source: str | ModelFolder, data: TaskData, new_head: bool = False, quiet: bool = False) -> nn.Module:
+def load_for_task(source: str | ModelFolder, data: TaskData, new_head: bool = False, quiet: bool = False,
+                  complete: bool | None = None) -> nn.Module:
     """The model with the task's head, at full length (any length_config.json is not carried over). A checkpoint
     whose classifier already predicts the task's labels keeps it (rows re-ordered to the task's label order); one
-    with another label set is an error unless `new_head`."""
+    with another label set is an error unless `new_head`. `complete=True` (a teacher) refuses a model that would
+    get any new weight (see `load_model`)."""
     folder = source if isinstance(source, ModelFolder) else read_model_folder(source)
     head = HEADS[data.family]
     problem_type = None
@@ -85,7 +87,7 @@ def load_for_task(source: str | ModelFolder, data: TaskData, new_head: bool = Fa
     if own is not None:
         check_labels(folder.path, data.name, data.labels, data.regression, own, folder.regression,
                      "; pass --new-head to replace its classifier with a new one")
-    model, report = load_model(folder, head, labels=own or labels, problem_type=problem_type)
+    model, report = load_model(folder, head, labels=own or labels, problem_type=problem_type, complete=complete)
     # A searched length configuration (length_config.json) fits the weights it was searched on: training (and a
     # teacher's targets) run at full length, and the output folder gets none.
     model.length_config = None
@@ -205,6 +207,7 @@ def train_once(opts: FinetuneOptions, prep: Prepared, out: Path, lr: float, batc
             write_qa_predictions(task, report, run.out / "predictions.json")
         return {
             "task": data.name, "model": opts.model, "out": str(run.out), "files": data.files, "labels": data.labels,
+            "skipped_rows": data.skipped_rows,
             "select_metric": select, "best_step": run.best_step(), "steps": run.trainer.total_steps,
             "batch_size": batch_size, "lr": lr, "epochs": epochs, "train_examples": len(data.train),
             "train_features": task.num_examples(), "max_length": prep.max_length, "bf16": run.bf16,

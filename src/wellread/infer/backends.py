@@ -87,7 +87,12 @@ class OnnxBackend:
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except _ort_load_errors() as err:  # a truncated or damaged file, another program's graph
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            raise WellreadError(f"ONNX Runtime cannot load {path} ({type(err).__name__}: {first}); export it "
+                                "again with `wellread export --onnx MODEL`") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.path = path
         self.name = name
@@ -107,6 +112,14 @@ class OnnxBackend:
         return torch.from_numpy(self.session.run(None, feed)[0]).float()
 
 
+def _ort_load_errors() -> tuple[type[Exception], ...]:
+    """What ONNX Runtime raises for a model file it cannot load (its exceptions share no base but Exception)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return (state.InvalidProtobuf, state.InvalidGraph, state.Fail, state.NoSuchFile, state.NoModel,
+            state.InvalidArgument, state.NotImplemented, state.RuntimeException)
+
+
 def resolve_backend(name: str) -> str:
     """The backend name checked; "auto" stays "auto" (`load_backend` resolves it)."""
     if name not in BACKENDS:
@@ -119,13 +132,15 @@ def load_backend(folder: ModelFolder, head: str, name: str = "auto", onnx_dir: s
     """The backend `name` for the model folder `folder` with its `head`.
 
     ONNX backends read model.onnx / model_int8.onnx from `onnx_dir` (default: the model folder), and refuse one
-    whose fingerprint (recorded by the export) is not the folder's.
+    whose fingerprint (recorded by the export) is not the folder's. The PyTorch model must load complete: a folder
+    whose config.json and weights disagree (a head that would be randomly initialised) is refused, naming the
+    weights.
     """
     name = resolve_backend(name)
     if name in ONNX_FILES:
         return OnnxBackend(Path(onnx_dir or folder.path) / ONNX_FILES[name], threads, name,
                            fingerprint=fingerprint(folder.path), folder=folder.path)
-    model, _ = load_model(folder, head)
+    model, _ = load_model(folder, head, complete=True)
     if name == "auto":
         return TorchBackend(model, bf16=bf16_supported(), bf16_min_tokens=AUTO_BF16_TOKENS, name="auto")
     return TorchBackend(model, bf16=name == "torch-bf16")

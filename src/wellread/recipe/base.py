@@ -24,6 +24,8 @@ class StageRecord:
     details: dict[str, Any]
     seconds: float
     finished: str
+    key_parts: dict[str, str] = field(default_factory=dict)
+    """Digests of what the key hashes (type, options, files, previous), to say why a stage runs again."""
 
 
 @dataclass
