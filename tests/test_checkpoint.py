@@ -216,4 +216,5 @@ def test_a_planted_pickle_bin_is_refused_in_one_line_and_never_runs(tmp_path) ->
     with pytest.raises(CheckpointError) as caught:
         load_model(tmp_path)
     assert not ran.exists()
-    assert "pytorch_model.bin holds Python objects besides tensors" in str(caught.value) and "\n" not in str(caught.value)
+    message = str(caught.value)
+    assert "pytorch_model.bin holds Python objects besides tensors" in message and "\n" not in message

@@ -413,3 +413,14 @@ def test_cli_trains_on_the_texts_of_a_corpus_build_folder(tmp_path: Path) -> Non
     vocab = (tmp_path / "tok" / "vocab.txt").read_text(encoding="utf-8").split()
     assert "alpha" in vocab and "gamma" in vocab
     assert not {"text", "id", "source", "manifestonlyword"} & set(vocab)  # JSON keys and manifest not trained on
+
+
+def test_cli_trains_on_a_text_format_corpus_build_folder(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "part-00000.txt").write_text("".join(f"alpha beta gamma {i}\n\n" for i in range(50)), encoding="utf-8")
+    (corpus / "manifest.json").write_text(json.dumps({"sources": ["manifestonlyword"]}), encoding="utf-8")
+    assert main(["tokenizer", "train", str(corpus), "--out", str(tmp_path / "tok"), "--vocab-size", "60",
+                 "--min-frequency", "1", "--quiet"]) == 0
+    vocab = (tmp_path / "tok" / "vocab.txt").read_text(encoding="utf-8").split()
+    assert "alpha" in vocab and "manifestonlyword" not in vocab
