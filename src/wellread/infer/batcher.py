@@ -5,10 +5,14 @@ records, waits up to `max_wait` seconds for more while fewer than `max_batch` ha
 the pipeline in a worker thread (the event loop keeps accepting requests meanwhile) and hands each request its
 outputs, in its own order.
 
-Fairness: a batch holds at most `max_batch` records and at most `max_cost` of their estimated cost (tokens),
-and is filled one record at a time from the request that has had the fewest records run so far (the oldest
-first among equals), not first come, first served: a one-sentence request that arrives behind eight requests of
-64 long texts runs in the next batch, not after the 512 texts.
+Fairness (self-clocked fair queueing, by estimated cost): a request's records get virtual finish tags, starting
+from the virtual time when it arrives and adding each record's cost (estimated tokens); batches take the lowest
+tags first (the oldest request among equals), so concurrent requests share the model in proportion to their
+cost, round-robin, and a stream of cheap requests delays a costly one only until their tags pass its tag. A
+record joins a batch only if it costs at most `SIMILAR` times the batch's first and the batch stays within
+`max_batch` records and `max_cost` (every record counted as padded to the batch's longest); one left out keeps its
+tag. A one-sentence request that arrives behind eight requests of 64 long texts runs in the next batch, with other
+short records, not after the 512 texts nor padded to their length.
 
 Isolation: a batch that fails is run again request by request, so a bad record fails only the request it came
 in, never another client's. `close` finishes every record already submitted before it returns (graceful
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Run = Callable[[list[Any]], list[Any]]
+SIMILAR = 4
+"""A record joins a batch only if it costs at most this many times the batch's first record."""
 FATAL = (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
 """BaseExceptions that stop the worker; others (a tokenizer's pyo3 PanicException) fail the request only."""
 
@@ -40,6 +46,7 @@ class _Job:
     order: int
     outputs: list[Any] = field(default_factory=list)
     taken: int = 0  # records of this job handed to a batch so far (they are taken in order)
+    finish: float = 0.0  # virtual finish tag of its last record taken (the virtual time when it arrived, at first)
     done: int = 0  # records of this job already in a finished batch
 
 
@@ -60,6 +67,8 @@ class MicroBatcher:
         self.queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self.worker: asyncio.Task | None = None
         self.order = itertools.count()
+        self.vtime = 0.0
+        """Virtual time: the largest finish tag taken into a batch so far."""
         self.batches = 0
         """Batches run so far (for the health endpoint and the tests)."""
         self.records = 0
@@ -73,7 +82,7 @@ class MicroBatcher:
         """The pipeline's outputs for `records`, in order (records may be split across batches)."""
         if self.worker is None or self.worker.done():
             raise BatcherClosed("the server is shutting down")
-        job = _Job(list(records), asyncio.get_running_loop().create_future(), next(self.order))
+        job = _Job(list(records), asyncio.get_running_loop().create_future(), next(self.order), finish=self.vtime)
         job.outputs = [None] * len(job.records)
         await self.queue.put(job)
         return await job.future
@@ -117,24 +126,28 @@ class MicroBatcher:
             pending = [j for j in pending if j.taken < len(j.records) and not j.future.done()]
 
     def _take(self, pending: list[_Job]) -> list[tuple[_Job, int]]:
-        """(job, record index) pairs of the next batch: least-served request first, within both limits."""
-        heap = [(j.taken, j.order, j) for j in pending if j.taken < len(j.records) and not j.future.done()]
+        """(job, record index) pairs of the next batch (see the module's docstring)."""
+        heap = [self._tag(job) for job in pending if job.taken < len(job.records) and not job.future.done()]
         heapq.heapify(heap)
         batch: list[tuple[_Job, int]] = []
-        cost = 0.0
+        first = widest = 0.0
         while heap and len(batch) < self.max_batch:
-            taken, order, job = heap[0]
-            record_cost = self.cost(job.records[taken])
-            if batch and cost + record_cost > self.max_cost:
-                break
-            batch.append((job, taken))
-            cost += record_cost
+            finish, _, cost, job = heapq.heappop(heap)
+            if batch and (cost > SIMILAR * first or (len(batch) + 1) * max(widest, cost) > self.max_cost):
+                continue  # not in this batch: padded to its length, the batch would cost too much
+            first, widest = first or cost, max(widest, cost)
+            batch.append((job, job.taken))
             job.taken += 1
+            job.finish = finish
+            self.vtime = max(self.vtime, finish)
             if job.taken < len(job.records):
-                heapq.heapreplace(heap, (job.taken, order, job))
-            else:
-                heapq.heappop(heap)
+                heapq.heappush(heap, self._tag(job))
         return batch
+
+    def _tag(self, job: _Job) -> tuple[float, int, float, _Job]:
+        """The heap key of a job's next record: its virtual finish tag, then the job's age (its cost rides along)."""
+        cost = self.cost(job.records[job.taken])
+        return job.finish + cost, job.order, cost, job
 
     async def _run_batch(self, batch: list[tuple[_Job, int]]) -> None:
         """Run `batch`; if it fails with records of several requests, run each request's records alone."""

@@ -88,7 +88,7 @@ def record_cost(pipeline: Pipeline) -> Callable[[Record], float]:
 
 
 def create_app(pipeline: Pipeline, limits: Limits | None = None, max_wait: float = 0.005, model_name: str = "",
-               api_key: str | None = None, batch_tokens: int = 4096) -> FastAPI:
+               api_key: str | None = None, batch_tokens: int = 2048) -> FastAPI:
     """The FastAPI app serving `pipeline`: batches of up to its batch size and about `batch_tokens` tokens,
     waiting up to `max_wait` s to fill; every route needs `api_key` (when given) except /health."""
     limits = limits or Limits()

@@ -38,7 +38,7 @@ class ServeOptions:
     backend: str = option("auto", choices=BACKENDS, help="as in `wellread classify`")
     onnx_dir: str | None = option(None, help="folder of model.onnx / model_int8.onnx (default: the model's)")
     batch_size: int = option(32, help="most inputs per forward pass")
-    batch_tokens: int = option(4096, help="most (estimated) tokens per forward pass, so that one large request "
+    batch_tokens: int = option(2048, help="most (estimated) tokens per forward pass, so that one large request "
                                           "cannot hold the model for long")
     max_wait_ms: float = option(5.0, help="how long a batch waits to fill, in ms")
     max_length: int | None = option(None, help="tokens per input (default: the model's limit)")
