@@ -212,7 +212,8 @@ def test_a_short_request_runs_in_the_next_batch_not_behind_long_ones() -> None:
     """Before (first come, first served): the sentence ran after all 8 x 64 long texts."""
     long_jobs = [[f"long{j}-{i}-" + "x" * 400 for i in range(64)] for j in range(8)]
     batches, results = run_batches(long_jobs, ["short"], max_batch=32, cost=len, max_cost=2000)
-    assert results[-1] == ["SHORT"] and all(r == [s.upper() for s in job] for r, job in zip(results[:-1], long_jobs, strict=True))
+    assert results[-1] == ["SHORT"]
+    assert all(r == [s.upper() for s in job] for r, job in zip(results[:-1], long_jobs, strict=True))
     position = batches.index(["short"])  # alone: the long texts cost over 4 times as much
     before = [text.split("-")[:2] for batch in batches[:position] for text in batch]
     assert all(i == "0" for _, i in before)  # after at most one text of each long request (fair queueing)
