@@ -21,9 +21,10 @@ and FLOPs. Floats are rounded to 6 decimals; timings, paths and speed-ups are le
 
 Two things in the base code are not reproducible from the command line alone, and the script works around them:
 `tokenizer train` breaks frequency ties in hash order (see Tokenizer.train), so only its size and special ids are
-recorded and `corpus pack` uses a fixed word-level vocabulary written here; and `pretrain` builds its initial
-model before anything seeds torch, so it is run through the CLI's entry point (`wellread.cli:main`) with torch
-seeded first (SEEDED_MAIN).
+recorded and `corpus pack` uses a fixed word-level vocabulary written here; and the base code's `pretrain` built
+its initial model before anything seeded torch, so it is run through the CLI's entry point (`wellread.cli:main`)
+with torch seeded first with --seed (SEEDED_MAIN); `pretrain` now seeds its initial model with --seed itself,
+which draws the same weights.
 
   PYTHONPATH=src python benchmarks/behaviour_record.py --out docs/behaviour/before.json
   PYTHONPATH=src python benchmarks/behaviour_record.py --compare docs/behaviour/before.json

@@ -111,7 +111,7 @@ def main() -> None:
         onnx_dir = args.onnx_dir
         if onnx_dir is None:
             onnx_dir = Path(scratch)
-            for agreement in export_folder(model, onnx_dir, int8=True):
+            for agreement in export_folder(model, onnx_dir, source=args.model, int8=True):
                 print("export check:", agreement.line())
         methods = {f"wellread {name}": wellread_method(args.model, name, onnx_dir) for name in OURS}
         methods["transformers pipeline"] = transformers_method(args.model)

@@ -179,3 +179,42 @@ def test_hub_ids_resolve_through_huggingface_hub(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(CheckpointError, match="hub could not provide it"):
         load_model("someone/some-model")
+
+
+def test_a_failed_save_keeps_the_old_files_whole(tmp_path, monkeypatch) -> None:
+    config = preset("tiny").replace(num_hidden_layers=1, vocab_size=200)
+    old = build_model(config.with_labels(["a", "b"]), "sequence-classification")
+    save_model(old, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    new = build_model(config.with_labels(["x", "y", "z"]), "sequence-classification")
+
+    def full_disk(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(new.config), "save", full_disk)  # the weights are written, the config fails
+    with pytest.raises(OSError, match="No space left"):
+        save_model(new, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # old weights beside the old config
+
+
+class Planted:
+    """A pickle that creates a file when it is loaded."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (type(self.target).touch, (self.target,))
+
+
+def test_a_planted_pickle_bin_is_refused_in_one_line_and_never_runs(tmp_path) -> None:
+    config = preset("tiny").replace(num_hidden_layers=1, vocab_size=200)
+    save_model(build_model(config, "base"), tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    ran = tmp_path.parent / f"{tmp_path.name}-ran"
+    torch.save({"weight": Planted(ran)}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError) as caught:
+        load_model(tmp_path)
+    assert not ran.exists()
+    message = str(caught.value)
+    assert "pytorch_model.bin holds Python objects besides tensors" in message and "\n" not in message

@@ -13,12 +13,15 @@ import sys
 import pytest
 import torch
 from helpers import tiny_config
+from safetensors.torch import load_file, save_file
 
 from wellread.config import SqueezeBertConfig
 from wellread.errors import ConfigError
 from wellread.models import build_model, drop
 from wellread.models.checkpoint import load_model, save_model
 from wellread.models.drop import received_attention, significance, top_tokens
+from wellread.models.fingerprint import fingerprint
+from wellread.models.folder import read_model_folder
 from wellread.models.length import FILE_NAME, LengthConfig, read_length_config, sample, save_length_config, smallest
 
 
@@ -118,6 +121,20 @@ def test_length_config_round_trips_through_the_model_folder(tmp_path) -> None:
     with pytest.raises(ConfigError, match="keep"):
         read_length_config(folder)
 
+
+
+def test_a_length_config_searched_on_other_weights_is_refused(tmp_path) -> None:
+    model = model_for("sequence-classification")
+    folder = save_model(model, tmp_path / "m")
+    save_length_config(LengthConfig((0.9, 0.6, 0.45)), folder, {"fingerprint": fingerprint(folder, False)})
+    assert read_model_folder(folder).length_config == LengthConfig((0.9, 0.6, 0.45))  # searched on these weights
+    weights = (folder / "model.safetensors").read_bytes()
+    save_file({k: v + 1 for k, v in load_file(folder / "model.safetensors").items()},
+              folder / "model.safetensors")  # other weights copied in
+    with pytest.raises(ConfigError, match="searched on other weights.*stale.*wellread search"):
+        load_model(folder)
+    (folder / "model.safetensors").write_bytes(weights)
+    assert load_model(folder)[0].length_config is not None  # the weights it was searched on again
 
 # --- token selection --------------------------------------------------------------------------------
 

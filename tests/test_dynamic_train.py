@@ -18,6 +18,7 @@ from wellread.errors import ConfigError
 from wellread.finetune import ClassificationTask, QATask, TaggingTask, load_task_data
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model
+from wellread.models.fingerprint import fingerprint
 from wellread.models.length import FILE_NAME, LengthConfig
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
@@ -208,6 +209,7 @@ def test_lengthdrop_then_search_saves_a_configuration_inference_uses(sst2_model,
     assert {"batch_4", "batch_1"} == set(report["speedup"])
     saved = json.loads((out / FILE_NAME).read_text())
     assert saved["keep"] == report["chosen"]["keep"]
+    assert saved["info"]["fingerprint"] == fingerprint(out, length_config=False)  # what it was searched on
     model, _ = load_model(out)
     assert model.length_config == LengthConfig(tuple(report["chosen"]["keep"]))
     assert run_cli("evaluate", "--model", out, "--task", "sst2", "--data", data / "SST-2", "--bf16", "off") == 0

@@ -18,6 +18,7 @@ import torch
 import transformers as hf
 from helpers import NEGATIVE, POSITIVE, conll, run_cli, save_tiny, spawn_ddp, squad_json, write, write_sst2
 
+import wellread.models.folder
 from wellread.cli import main
 from wellread.finetune import ClassificationTask, TaggingTask, length_grouped_order, load_task_data
 from wellread.finetune.grid import finetune
@@ -329,7 +330,7 @@ def test_predict_text_lines_tagging_and_qa(tiny, tmp_path, capsys) -> None:
     assert answer["answer"] and answer["answer"] == context[answer["start"]:answer["end"]]
 
 
-def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys) -> None:
+def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys, monkeypatch) -> None:
     model, _ = load_model(tiny, "sequence-classification", labels=["0", "1"],
                           problem_type="single_label_classification")
     with torch.no_grad():
@@ -337,8 +338,12 @@ def test_degenerate_model_is_flagged_loudly(tiny, glue, tmp_path, capsys) -> Non
         model.classifier.bias.copy_(torch.tensor([0.0, 5.0]))  # always "1"
     folder = save_model(model, tmp_path / "constant", Tokenizer.load(tiny))
     capsys.readouterr()
+    reads = []
+    monkeypatch.setattr(wellread.models.folder, "load_config",
+                        lambda path, load=wellread.models.folder.load_config: reads.append(path) or load(path))
     assert run_cli("evaluate", "--model", folder, "--task", "sst2", "--data", glue / "SST-2", "--output",
                    tmp_path / "eval.json") == 0
+    assert reads == [folder]  # the model folder is read once
     captured = capsys.readouterr()
     assert "WARNING" in captured.err and "degenerate model" in captured.err
     assert "majority-class baseline 50.00" in captured.out
@@ -367,7 +372,7 @@ def test_grid_records_every_run_and_resumes(tiny, glue, tmp_path, capsys, monkey
     monkeypatch.setattr(Trainer, "train_step", interrupted)
     assert run_cli(*grid) == 130
     assert len((out / "grid.jsonl").read_text().splitlines()) == 1
-    assert (out / "runs" / "bs16-lr0.0001" / "checkpoint" / "trainer_state.pt").is_file()
+    assert (out / "runs" / "bs16-lr0.0001" / "checkpoint" / "trainer_state.json").is_file()
     monkeypatch.setattr(Trainer, "train_step", original)
     capsys.readouterr()
     assert run_cli(*grid) == 0
@@ -381,6 +386,14 @@ def test_grid_records_every_run_and_resumes(tiny, glue, tmp_path, capsys, monkey
     assert summary["best"]["metrics"] == max((r["metrics"] for r in records), key=lambda m: m["rte_acc"])
     assert hf.AutoModelForSequenceClassification.from_pretrained(out).config.id2label[0] == "entailment"
     assert not (out / "runs" / "bs8-lr0.0001" / "model.safetensors").exists()
+    assert (out / "runs" / "bs8-lr0.0001" / "written_by.json").is_file()  # what wrote its results stays known
+    (out / "grid.jsonl").write_text("")  # records lost: the same grid runs into its own folders again
+    assert run_cli(*grid) == 0
+    other = ("finetune", "--model", tiny, "--task", "sst2", "--data", glue / "SST-2", "--out", out, "--grid",
+             *grid[9:])
+    assert run_cli(*other) == 2  # an RTE grid's folder is not an SST-2 grid's
+    assert run_cli(*other, "--overwrite") == 0
+    assert {json.loads(line)["metrics"].keys() == {"sst2_acc"} for line in (out / "grid.jsonl").open()} == {True}
 
 
 @pytest.mark.slow
@@ -500,3 +513,39 @@ def test_finetuning_a_shortened_model_trains_and_saves_at_full_length(tiny, glue
     assert run_cli("finetune", "--model", source, "--task", "sst2", "--data", glue / "SST-2", "--out", out,
                    *COMMON) == 0
     assert not (out / "length_config.json").exists() and load_model(out)[0].length_config is None
+
+
+@pytest.mark.slow
+def test_out_holding_another_model_needs_overwrite_and_resume_keeps_its_options(tiny, glue, tmp_path, capsys,
+                                                                                monkeypatch) -> None:
+    out = tmp_path / "out"
+    assert run_cli("finetune", "--model", tiny, "--task", "mnli", "--data", glue / "MNLI", "--out", out, *COMMON) == 0
+    capsys.readouterr()
+    sst2 = ("finetune", "--model", tiny, "--task", "SST-2", "--data", glue / "SST-2", "--out", out, *COMMON[:-2])
+    assert run_cli(*sst2) == 2  # a 3-label MNLI model is not replaced by an SST-2 one silently
+    err = capsys.readouterr().err
+    assert "holds the output of another run: task 'mnli' (this run: 'sst2')" in err and "--overwrite" in err
+    assert len(json.loads((out / "config.json").read_text())["id2label"]) == 3
+    from wellread.train.loop import Trainer
+
+    original, calls = Trainer.train_step, {"n": 0}
+
+    def interrupted(self):  # stops in step 3, after the step-2 checkpoint
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    assert run_cli(*sst2, "--overwrite", "--save-every", "1") == 130
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert not (out / "config.json").exists()  # the old model is gone, not left beside the new run's log
+    capsys.readouterr()
+    assert run_cli(*sst2, "--save-every", "1", "--resume", "--lr", "5e-5", "--seed", "3") == 2
+    err = capsys.readouterr().err
+    assert "--lr 0.0001 in the checkpoint, 5e-05 now" in err and "--seed 0 in the checkpoint, 3 now" in err
+    assert run_cli(*sst2, "--save-every", "2", "--resume", "--eval-batch-size", "16") == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["resumed"]["changed"] == {"eval_batch_size": {"checkpoint": 64, "now": 16},
+                                             "save_every": {"checkpoint": 1, "now": 2}}
+    assert results["options"]["eval_batch_size"] == 16 and results["lr"] == 1e-4

@@ -12,11 +12,13 @@ import torch
 from infer_models import make_models
 
 from wellread.cli import main
+from wellread.errors import WellreadError
 from wellread.infer import load_pipeline
 from wellread.infer.backends import OnnxBackend
 from wellread.infer.bench import measure, plot, table
-from wellread.infer.export import check_agreement, export_folder
-from wellread.models.checkpoint import load_model
+from wellread.infer.export import check_agreement, export_folder, export_onnx
+from wellread.models.checkpoint import load_model, save_model
+from wellread.models.fingerprint import fingerprint
 
 pytestmark = pytest.mark.slow  # every test exports ONNX models (seconds each)
 
@@ -29,7 +31,7 @@ def exported(tmp_path_factory, tok) -> dict[str, Path]:
     models = make_models(tmp_path_factory.mktemp("onnx"), tok)
     for folder in models.values():
         model, _ = load_model(folder)
-        report = export_folder(model, folder, int8=True)
+        report = export_folder(model, folder, source=folder, int8=True)
         assert report[0].ok, report[0].line()
     return models
 
@@ -42,7 +44,8 @@ def test_onnx_agrees_with_pytorch(exported, name: str) -> None:
     int8 = check_agreement(model, exported[name] / "model_int8.onnx", "onnx-int8", tolerance=None)
     assert int8.max_abs_diff < 0.2 * max(1.0, int8.max_abs_logit) and int8.top1_agreement > 0.8
     saved = json.loads((exported[name] / "onnx_check.json").read_text())
-    assert [entry["backend"] for entry in saved] == ["onnx", "onnx-int8"] and saved[0]["ok"]
+    assert [entry["backend"] for entry in saved["checks"]] == ["onnx", "onnx-int8"] and saved["checks"][0]["ok"]
+    assert saved["fingerprint"] == fingerprint(exported[name])
 
 
 def test_dynamic_axes_accept_any_batch_and_length(exported) -> None:
@@ -78,7 +81,7 @@ def test_export_and_bench_commands(tok, tmp_path: Path, capsys) -> None:
     assert main(["export", str(folder), "--onnx", "--int8", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "OK" in printed and (out / "model.onnx").is_file() and (out / "model_int8.onnx").is_file()
-    assert main(["export", str(folder)]) == 2  # no format chosen
+    assert f"written to {out}: model.onnx, model_int8.onnx, onnx_check.json" in printed
     assert main(["classify", "--model", str(folder), "--backend", "onnx-int8", "--onnx-dir", str(out), "fine"]) == 0
     assert "label" in json.loads(capsys.readouterr().out.splitlines()[-1])
     backend = OnnxBackend(out / "model.onnx")
@@ -86,3 +89,34 @@ def test_export_and_bench_commands(tok, tmp_path: Path, capsys) -> None:
     assert [r.length for r in rows] == [8, 16] and all(r.p95_ms >= r.p50_ms > 0 and r.throughput > 0 for r in rows)
     assert "| onnx | 16 |" in table(rows)
     assert plot(rows, tmp_path / "bench.png", "tiny").stat().st_size > 1000
+    assert main(["bench", str(folder), "--backends", "torch,onnx-int8", "--lengths", "8,16", "--seconds", "0.01",
+                 "--batch-size", "2", "--onnx-dir", str(out), "--out", str(tmp_path / "bench")]) == 0
+    saved = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert [(r["backend"], r["length"]) for r in saved["rows"]] == [("torch", 8), ("torch", 16), ("onnx-int8", 8),
+                                                                    ("onnx-int8", 16)]
+    assert "exporting" not in capsys.readouterr().out  # the files in --onnx-dir were used
+
+
+def test_onnx_of_other_weights_or_labels_is_refused(tok, tmp_path: Path) -> None:
+    folder = make_models(tmp_path / "models", tok)["classify"]
+    model, _ = load_model(folder)
+    export_folder(model, folder, source=folder)
+    assert load_pipeline(folder, backend="onnx")(["fine"])  # fresh: served
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = {k: f"new-{v}" for k, v in config["id2label"].items()}  # same count, new labels
+    config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WellreadError, match="model.onnx was exported from other weights.*export --onnx"):
+        load_pipeline(folder, backend="onnx")
+    model, _ = load_model(folder)
+    with torch.no_grad():
+        model.classifier.bias.add_(1.0)
+    save_model(model, folder)  # new weights: still stale
+    with pytest.raises(WellreadError, match="stale"):
+        load_pipeline(folder, backend="onnx")
+    export_folder(model, folder, source=folder)
+    assert load_pipeline(folder, backend="onnx")(["fine"])[0]["label"].startswith("new-")
+    onnx = tmp_path / "unstamped"
+    export_onnx(model, onnx / "model.onnx")  # no fingerprint recorded
+    with pytest.raises(WellreadError, match="records no fingerprint"):
+        load_pipeline(folder, backend="onnx", onnx_dir=onnx)

@@ -11,13 +11,16 @@ import pytest
 import torch
 from helpers import spawn_ddp, tiny_config
 
-from wellread.cli import main
-from wellread.corpus.pack import PackedSequences, pack, read_documents, split_sentences
+from wellread.cli import build_parser, main
+from wellread.corpus.pack import PackedSequences, pack, split_sentences
 from wellread.models import build_model
 from wellread.models.checkpoint import read_state_dict
+from wellread.options import from_args
+from wellread.textio import read_documents
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
 from wellread.train.masking import mask_tokens
+from wellread.train.pretrain import PretrainOptions, initial_model, pretrain
 from wellread.train.pretraining import MaskingOptions, PretrainingTask
 
 WORDS = (
@@ -144,7 +147,7 @@ def test_exact_resume_after_a_kill(packed: Path, tmp_path: Path) -> None:
     full = [r for r in run_training(packed, tmp_path / "full", 6) if r["type"] == "train"]
     with pytest.raises(KeyboardInterrupt):
         run_training(packed, tmp_path / "cut", 6, crash_at=5)  # dies in step 6, after the step-4 checkpoint
-    state = torch.load(tmp_path / "cut" / "checkpoint" / "trainer_state.pt", weights_only=False)
+    state = json.loads((tmp_path / "cut" / "checkpoint" / "trainer_state.json").read_text())
     assert state["step"] == 4
     log = run_training(packed, tmp_path / "cut", 6, resume=True)
     assert [r["step"] for r in log if r["type"] == "train"] == [1, 2, 3, 4, 5, 6]  # step 5 logged once
@@ -199,6 +202,55 @@ def test_corpus_pack_cli_trains_a_vocabulary(tmp_path: Path, capsys) -> None:
     assert main(["corpus", "pack", str(tmp_path / "missing"), "--vocab-size", "150", "--out", str(out)]) == 2
 
 
+def parse_pretrain(*argv: str) -> PretrainOptions:
+    return from_args(PretrainOptions, build_parser("pretrain").parse_args(["pretrain", *argv]))
+
+
+def test_pretrain_options_from_the_command_line(tmp_path: Path, capsys) -> None:
+    opts = parse_pretrain("--data", "p", "--out", "o", "--phase", "128:90", "--phase", "512:10",
+                          "--no-length-grouping", "--no-progress")
+    assert opts.phases == ["128:90", "512:10"] and opts.length_grouping is False and opts.progress is False
+    opts = parse_pretrain("--data", "p", "--out", "o")
+    assert opts.phases == ["128:1000"] and opts.length_grouping and opts.progress and opts.model == "tiny"
+    out = str(tmp_path / "never-written")
+    assert main(["pretrain", "--data", "p", "--out", out, "--phase", "128", "--phase", "4:10"]) == 2
+    err = capsys.readouterr().err
+    assert "--phase: '128': expected LENGTH:STEPS, e.g. 128:1000" in err and "'4:10': length must be >= 8" in err
+    assert main(["pretrain", "--data", "p", "--out", out, "--batch-size", "0", "--eval-every", "-1"]) == 2
+    assert "--batch-size: must be > 0, got 0; --eval-every: must be >= 0, got -1" in capsys.readouterr().err
+    assert not Path(out).exists()
+
+
+def test_length_grouping_option_reaches_the_task(packed: Path, tmp_path: Path, monkeypatch) -> None:
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def capture(*args, group_by_length: int, **kwargs):
+        seen.append(group_by_length)
+        raise Stop
+
+    monkeypatch.setattr("wellread.train.pretrain.PretrainingTask", capture)
+    for grouping in (True, False):
+        with pytest.raises(Stop):
+            pretrain(PretrainOptions(data=str(packed), out=tmp_path / str(grouping), phases=["32:1"], batch_size=4,
+                                     length_grouping=grouping, progress=False))
+    assert seen == [4, 0]  # grouped by the batch size, or plain shuffled
+
+
+def test_corpus_pack_takes_one_vocabulary_and_checks_lengths(tmp_path: Path, capsys) -> None:
+    corpus, out = write_corpus(tmp_path, docs=5), str(tmp_path / "packed")
+    assert main(["corpus", "pack", str(corpus), "--out", out]) == 2
+    assert "give --tokenizer (an existing vocabulary) or --vocab-size" in capsys.readouterr().err
+    assert main(["corpus", "pack", str(corpus), "--out", out, "--tokenizer", "tok/", "--vocab-size", "100"]) == 2
+    assert "--vocab-size: give an existing tokenizer or a vocab_size to train one, not both" in \
+        capsys.readouterr().err
+    assert main(["corpus", "pack", str(corpus), "--out", out, "--vocab-size", "100", "--max-length", "4", "32"]) == 2
+    assert "--max-length: values must be in 8..4096, got [4]" in capsys.readouterr().err
+    assert not Path(out).exists()
+
+
 @pytest.mark.slow
 def test_training_curves_plot(packed: Path, tmp_path: Path) -> None:
     run_training(packed, tmp_path / "run", 3)
@@ -206,3 +258,25 @@ def test_training_curves_plot(packed: Path, tmp_path: Path) -> None:
     assert main(["plot", str(tmp_path / "run" / "log.jsonl"), str(tmp_path / "run" / "log.jsonl"),
                  "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_fixes_the_initial_weights(packed: Path) -> None:
+    tokenizer = Tokenizer.load(packed / "tokenizer")
+    first, again, other = (initial_model("tiny", tokenizer, 128, seed) for seed in (3, 3, 4))
+    weight = "bert.encoder.layer.0.attention.self.query.weight"
+    assert torch.equal(first.state_dict()[weight], again.state_dict()[weight])
+    assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])
+
+
+def test_pretrain_out_holding_another_model_needs_overwrite(packed: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "someone-elses-model"
+    out.mkdir()
+    (out / "config.json").write_text("{}", encoding="utf-8")
+    argv = ["pretrain", "--data", str(packed), "--out", str(out), "--phase", "32:1", "--batch-size", "4",
+            "--eval-every", "0", "--eval-sequences", "8", "--no-progress", "--bf16", "off"]
+    assert main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "config.json").read_text(encoding="utf-8") == "{}"
+    assert main([*argv, "--overwrite"]) == 0
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["model_type"] == "bert"
+    assert main(argv) == 0  # the same job again: no --overwrite needed

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from wellread.models.fingerprint import fingerprint
 from wellread.recipe.package_docs import prose_paragraphs
 from wellread.recipe.runner import Runner, StageFailed
 from wellread.recipe.schema import parse_recipe
@@ -132,6 +133,7 @@ def test_a_failing_stage_stops_the_run_and_a_rerun_resumes_after_it(tmp_path, ca
     _, front, body = card.split("---\n", 2)
     meta = yaml.safe_load(front)
     assert meta["pipeline_tag"] == "text-classification" and meta["library_name"] == "transformers"
+    assert meta["wellread_fingerprint"] == fingerprint(tmp_path / "work" / "sentiment")  # what the card describes
     metrics = {m["type"]: m["value"] for r in meta["model-index"][0]["results"] for m in r["metrics"]}
     assert set(metrics) == {"accuracy", "macro_f1"}
     assert records[4].details["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=0.01)

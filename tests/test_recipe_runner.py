@@ -1,8 +1,11 @@
 """The runner on a registry of small test stages: order, skip-when-complete, failure naming the stage, resume
-after the last complete stage, and re-runs when an option or an input file changes."""
+after the last complete stage, re-runs when an option or an input file changes (saying why), a truthful resume
+message, and a run folder moved elsewhere."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,7 @@ class WriteOptions:
     source: str | None = None
     word: str = "hello"
     fail: bool = False
+    checkpoint: bool = False
 
 
 @dataclass
@@ -32,6 +36,8 @@ def run_write(opts: WriteOptions, ctx: StageContext) -> StageResult:
     CALLS.append((ctx.name, ctx.resume))
     source = Path(ctx.inputs["source"]).read_text()
     (ctx.out / "partial").write_text("started")
+    if opts.checkpoint:
+        (ctx.out / "checkpoint").mkdir(exist_ok=True)  # what a training stage continues from
     if opts.fail:
         raise ValueError("the stage broke")
     (ctx.out / "text.txt").write_text(f"{source} {opts.word}")
@@ -50,10 +56,11 @@ REGISTRY = {
 }
 
 
-def recipe_text(tmp_path: Path, fail: str = "false", word: str = "hello") -> str:
+def recipe_text(tmp_path: Path, fail: str = "false", word: str = "hello", checkpoint: str = "false",
+                out: str = "work") -> str:
     return f"""\
 name: test
-out: {tmp_path / 'work'}
+out: {tmp_path / out}
 stages:
   - stage: write
     name: first
@@ -63,6 +70,7 @@ stages:
     source: {tmp_path / 'input.txt'}
     word: {word}
     fail: {fail}
+    checkpoint: {checkpoint}
   - stage: count
 """
 
@@ -148,3 +156,56 @@ def test_a_deleted_output_reruns_its_stage_and_the_ones_after(tmp_path, source):
     (tmp_path / "work" / "second" / "text.txt").unlink()
     run(tmp_path)
     assert [name for name, _ in CALLS] == ["second", "count"]
+
+
+def test_an_interrupted_stage_says_whether_it_has_anything_to_resume(tmp_path, source, capsys):
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true")
+    capsys.readouterr()
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true", checkpoint="true")  # another key: starts clean, then saves a checkpoint
+    assert "resuming" not in capsys.readouterr().out
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true")  # a new key again, nothing saved
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true")
+    out = capsys.readouterr().out
+    assert "second (write): an interrupted run saved no checkpoint yet (see save_every), so it starts from step 0" \
+        in out and "resuming" not in out
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true", checkpoint="true")
+    with pytest.raises(StageFailed):
+        run(tmp_path, fail="true", checkpoint="true")
+    assert "second (write): resuming an interrupted run from what it saved" in capsys.readouterr().out
+    assert CALLS == [("second", True)]
+
+
+def test_a_moved_run_folder_keeps_its_finished_stages(tmp_path, source):
+    run(tmp_path)
+    shutil.move(tmp_path / "work", tmp_path / "moved")
+    records = run(tmp_path, out="moved")
+    assert CALLS == []  # every stage found complete where the folder is now
+    assert records[1].outputs == {"text": str(tmp_path / "moved" / "second" / "text.txt")}
+    assert records[2].inputs == {"text": str(tmp_path / "moved" / "second" / "text.txt")}
+    marker = json.loads((tmp_path / "moved" / ".stages" / "second.json").read_text())
+    assert marker["outputs"] == {"text": "$OUT/second/text.txt"}
+    assert marker["inputs"] == {"source": str(tmp_path / "input.txt")}  # outside the run folder: as given
+    shutil.copytree(tmp_path / "moved", tmp_path / "copy")
+    records = run(tmp_path, out="copy")
+    assert CALLS == [] and records[2].inputs == {"text": str(tmp_path / "copy" / "second" / "text.txt")}
+
+
+def test_a_stage_that_runs_again_says_why(tmp_path, source, capsys):
+    run(tmp_path)
+    run(tmp_path, word="again")
+    out = capsys.readouterr().out
+    assert "[2/3] second: finished before, runs again: its options changed" in out
+    assert "[3/3] count: finished before, runs again: the stage before it ran again" in out
+    source.write_text("a new snapshot")
+    run(tmp_path, word="again")
+    assert ("[1/3] first: finished before, runs again: the input files its options name changed (path, size or "
+            "modification time)") in capsys.readouterr().out
+    (tmp_path / "work" / "second" / "text.txt").unlink()
+    run(tmp_path, word="again")
+    assert (f"[2/3] second: finished before, runs again: its output {tmp_path / 'work' / 'second' / 'text.txt'} "
+            "is missing") in capsys.readouterr().out

@@ -70,7 +70,7 @@ def test_wrong_types_missing_fields_and_bad_choices_are_all_reported():
 
 def test_range_checks_name_the_field():
     message = error_of(GOOD.replace('"128:50"', '"128"'))
-    assert "stages[3].phases: items are LENGTH:STEPS" in message
+    assert "r.yaml:11: stages[3].phases: '128': expected LENGTH:STEPS, e.g. 128:1000" in message
 
 
 def test_search_stage_refine_must_not_be_negative():

@@ -4,6 +4,10 @@ eval_every, the best step, results.json / done.json, checkpoint pruning and the 
 from __future__ import annotations
 
 import json
+import pickle
+import resource
+import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,8 +52,9 @@ class Line:
         model.load_state_dict(torch.load(folder / "model.pt"))
 
 
-def train(out: Path, resume: bool = False, keep: bool = False, fail_at: int = 0, **fields) -> Run:
-    run = Run(RunOptions(out, resume=resume, keep_checkpoints=keep, bf16="off"))
+def train(out: Path, resume: bool = False, keep: bool = False, fail_at: int = 0, job=None, overwrite: bool = False,
+          **fields) -> Run:
+    run = Run(RunOptions(out, resume=resume, keep_checkpoints=keep, bf16="off", job=job, overwrite=overwrite))
     torch.manual_seed(0)
     fields = {"epochs": 2, "batch_size": 4, "lr": 0.1, "warmup": 0, "progress": False} | fields
     run.train(nn.Linear(1, 1), Line(fail_at=fail_at), run.args(**fields))
@@ -79,7 +84,7 @@ def test_finish_writes_results_picks_the_best_step_and_prunes_checkpoints(tmp_pa
     kept = train(tmp_path / "b", keep=True)
     done = kept.finish()
     assert done == {"steps": 6, "eval": kept.last_eval} == json.loads((tmp_path / "b" / "done.json").read_text())
-    assert (tmp_path / "b" / "checkpoint" / "trainer_state.pt").is_file()
+    assert (tmp_path / "b" / "checkpoint" / "trainer_state.json").is_file()
 
 
 def test_the_output_folder_is_cleaned_resumed_or_kept(tmp_path: Path) -> None:
@@ -94,7 +99,7 @@ def test_the_output_folder_is_cleaned_resumed_or_kept(tmp_path: Path) -> None:
 
     fresh = Run(RunOptions(tmp_path))
     assert not fresh.resuming and fresh.done is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # the stale run files are gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "written_by.json"]  # stale run files gone
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
@@ -111,3 +116,151 @@ def test_options_are_checked(tmp_path: Path) -> None:
         Run(RunOptions(tmp_path, device="cuda"))
     with pytest.raises(WellreadError, match="--bf16 must be auto, on or off"):
         Run(RunOptions(tmp_path, bf16="yes"))
+
+
+# --- resume state without pickles (issue 20, item 5) ----------------------------------------------------------
+
+
+class Planted:
+    """A pickle that creates a file when it is loaded."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (Path.touch, (self.target,))
+
+
+@pytest.mark.parametrize("name", ["trainer_state.pt", "trainer_state.json", "trainer_state.safetensors"])
+def test_a_planted_pickle_in_the_checkpoint_never_runs(tmp_path: Path, name: str) -> None:
+    out, ran = tmp_path / "out", tmp_path / "pwned"
+    with pytest.raises(KeyboardInterrupt):
+        train(out, save_every=2, fail_at=5)
+    checkpoint = out / "checkpoint"
+    if name == "trainer_state.pt":  # where older versions kept the state: the only state file there
+        for state_file in checkpoint.glob("trainer_state.*"):
+            state_file.unlink()
+    with open(checkpoint / name, "wb") as f:
+        pickle.dump(Planted(ran), f)
+    with pytest.raises(WellreadError) as caught:
+        train(out, resume=True, save_every=2)
+    assert not ran.exists()
+    assert "\n" not in str(caught.value) and "trainer_state" in str(caught.value)
+    assert "without --resume" in str(caught.value)
+
+
+def test_the_resume_state_holds_only_json_and_safetensors(tmp_path: Path) -> None:
+    train(tmp_path, keep=True).finish()
+    checkpoint = tmp_path / "checkpoint"
+    assert sorted(p.name for p in checkpoint.glob("trainer_state*")) == ["trainer_state.json",
+                                                                         "trainer_state.safetensors"]
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    assert state["step"] == 6 and state["rng"]["python"]["tuple"][0] == 3
+
+
+# --- resume with other options (issue 20, item 4) -------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    lr: float = 0.1
+    seed: int = 0
+    threads: int = 0
+    eval_every: int | None = None
+
+
+def interrupted(out: Path, job: Job) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        train(out, save_every=2, fail_at=5, job=job, lr=job.lr, seed=job.seed)
+
+
+def test_resume_with_other_options_is_refused_with_the_differences(tmp_path: Path) -> None:
+    interrupted(tmp_path, Job())
+    with pytest.raises(WellreadError) as caught:
+        train(tmp_path, resume=True, save_every=2, job=Job(lr=0.2, seed=1), lr=0.2, seed=1)
+    message = str(caught.value)
+    assert "--lr 0.1 in the checkpoint, 0.2 now" in message and "--seed 0 in the checkpoint, 1 now" in message
+    assert "--resume" in message and "\n" not in message
+
+
+def test_resume_compares_the_loop_options_too(tmp_path: Path) -> None:
+    interrupted(tmp_path, Job())
+    with pytest.raises(WellreadError, match="batch_size 4 in the checkpoint, 2 now"):
+        train(tmp_path, resume=True, save_every=2, job=Job(), batch_size=2)
+
+
+def test_options_that_may_change_apply_and_are_recorded(tmp_path: Path) -> None:
+    interrupted(tmp_path, Job())
+    resumed = train(tmp_path, resume=True, save_every=2, job=Job(threads=1, eval_every=1), eval_every=1)
+    assert [r["step"] for r in resumed.trainer.history] == [3, 5, 6]  # every step from the resume (step 4) on
+    results = resumed.finish(lambda: {"lr": 0.1})
+    assert results["resumed"] == {"step": 4, "changed": {"threads": {"checkpoint": 0, "now": 1},
+                                                          "eval_every": {"checkpoint": None, "now": 1}}}
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+
+
+# --- the output folder (issue 20, item 2) ---------------------------------------------------------------------
+
+
+@dataclass
+class Finetune:
+    task: str
+    model: str
+
+
+def test_another_runs_folder_needs_overwrite(tmp_path: Path) -> None:
+    train(tmp_path, job=Finetune("mnli", "base")).finish(lambda: {"labels": 3})
+    (tmp_path / "model.onnx").write_bytes(b"old")
+    with pytest.raises(WellreadError, match="task 'mnli' \\(this run: 'sst2'\\).*--overwrite"):
+        train(tmp_path, job=Finetune("SST-2", "base"))
+    assert json.loads((tmp_path / "results.json").read_text()) == {"labels": 3}  # untouched
+    train(tmp_path, job=Finetune("MNLI", "base")).finish(lambda: {"labels": 3})  # the same command again
+    train(tmp_path, job=Finetune("sst2", "base"), overwrite=True).finish(lambda: {"labels": 2})
+    assert json.loads((tmp_path / "written_by.json").read_text())["task"] == "sst2"
+    assert not (tmp_path / "model.onnx").exists()  # derived from the old weights
+
+
+def test_a_model_folder_without_a_record_needs_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(WellreadError, match="did not record"):
+        train(tmp_path, job=Finetune("sst2", "base"))
+    train(tmp_path, job=Finetune("sst2", "base"), overwrite=True)
+    assert not (tmp_path / "config.json").exists() and (tmp_path / "notes.txt").is_file()
+    only_mine = tmp_path / "other"
+    only_mine.mkdir()
+    (only_mine / "notes.txt").write_text("mine")
+    train(only_mine, job=Finetune("sst2", "base"))  # files wellread does not write are no model or run
+
+
+def test_a_killed_run_leaves_no_old_weights_beside_its_log(tmp_path: Path) -> None:
+    job = Finetune("sst2", "base")
+    train(tmp_path, job=job).finish(lambda: {})
+    for name in ("model.safetensors", "config.json", "vocab.txt", "model.onnx", "onnx_check.json"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "README.md").write_text("---\nlicense: mit\nwellread_fingerprint: sha256:0\n---\n# old card\n")
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path, job=job, fail_at=3)
+    assert (tmp_path / "log.jsonl").is_file()
+    left = {p.name for p in tmp_path.iterdir()}
+    assert not left & {"model.safetensors", "config.json", "vocab.txt", "model.onnx", "onnx_check.json",
+                       "results.json", "README.md"}
+    (tmp_path / "README.md").write_text("# my notes\n")  # the user's own README stays
+    train(tmp_path, job=job)
+    assert (tmp_path / "README.md").read_text() == "# my notes\n"
+
+
+def test_a_full_disk_keeps_the_old_results(tmp_path: Path) -> None:
+    train(tmp_path, keep=True).finish(lambda: {"old": 1})
+    resumed = train(tmp_path, resume=True)  # at its last step already: only finishes again
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, hard))  # files may not grow past 64 bytes: a full disk
+    try:
+        with pytest.raises(WellreadError, match="cannot write .*results.json.*previous file"):
+            resumed.finish(lambda: {"new": "x" * 200})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert json.loads((tmp_path / "results.json").read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.glob(".*tmp")] == []

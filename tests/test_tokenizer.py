@@ -379,6 +379,20 @@ def test_cli_train_and_encode(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["tokenizer", "train", str(tmp_path / "nothing*.txt"), "--out", str(tmp_path / "x")]) == 2
 
 
+def test_cli_train_special_tokens_max_length_and_accent_switches(tmp_path: Path, capsys) -> None:
+    corpus, out = write_corpus(tmp_path / "c.txt"), tmp_path / "tok"
+    assert main(["tokenizer", "train", str(corpus), "--out", str(out), "--vocab-size", "240", "--quiet",
+                 "--special-tokens", "[PAD],[X]", "[Y]", "--model-max-length", "64", "--strip-accents"]) == 0
+    tok = Tokenizer.load(out)
+    assert [tok.vocab[t] for t in ("[PAD]", "[X]", "[Y]")] == [0, 1, 2] and tok.model_max_length == 64
+    assert tok.strip_accents is True
+    capsys.readouterr()
+    assert main(["tokenizer", "train", str(corpus), "--out", str(out), "--strip-accents", "--keep-accents"]) == 2
+    assert "--keep-accents: strip_accents and keep_accents exclude each other" in capsys.readouterr().err
+    assert main(["tokenizer", "train", str(corpus), "--out", str(out), "--vocab-size", "0"]) == 2
+    assert "--vocab-size: must be > 0, got 0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["tokenizer", "--help"], ["tokenizer", "train", "--help"],
                                   ["tokenizer", "encode", "--help"]])
 def test_cli_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -386,3 +400,27 @@ def test_cli_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
         main(argv)
     assert exit_info.value.code == 0
     assert "Example" in capsys.readouterr().out
+
+
+def test_cli_trains_on_the_texts_of_a_corpus_build_folder(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [{"text": f"alpha beta gamma delta {i}", "id": f"doc{i}", "source": "s"} for i in range(50)]
+    (corpus / "shard-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (corpus / "manifest.json").write_text(json.dumps({"sources": ["manifestonlyword"]}), encoding="utf-8")
+    assert main(["tokenizer", "train", str(corpus), "--out", str(tmp_path / "tok"), "--vocab-size", "60",
+                 "--min-frequency", "1", "--quiet"]) == 0
+    vocab = (tmp_path / "tok" / "vocab.txt").read_text(encoding="utf-8").split()
+    assert "alpha" in vocab and "gamma" in vocab
+    assert not {"text", "id", "source", "manifestonlyword"} & set(vocab)  # JSON keys and manifest not trained on
+
+
+def test_cli_trains_on_a_text_format_corpus_build_folder(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "part-00000.txt").write_text("".join(f"alpha beta gamma {i}\n\n" for i in range(50)), encoding="utf-8")
+    (corpus / "manifest.json").write_text(json.dumps({"sources": ["manifestonlyword"]}), encoding="utf-8")
+    assert main(["tokenizer", "train", str(corpus), "--out", str(tmp_path / "tok"), "--vocab-size", "60",
+                 "--min-frequency", "1", "--quiet"]) == 0
+    vocab = (tmp_path / "tok" / "vocab.txt").read_text(encoding="utf-8").split()
+    assert "alpha" in vocab and "manifestonlyword" not in vocab

@@ -3,12 +3,14 @@
 A command module's docstring is its --help. A job's module names its options dataclass, `OPTIONS`, from which the
 parser is generated (`wellread.options`), and `run(options) -> int`; a command with sub-commands (corpus,
 tokenizer) defines `add_arguments(parser)` and `run(args) -> int` itself.
-Errors caused by the user's input (WellreadError) are printed without a traceback, exit status 2.
+Errors caused by the user's input (WellreadError), and OSErrors about the user's files or disk (a read-only or
+full disk, `--out` under a file: `os_error_message`), are printed in one line without a traceback, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -66,6 +68,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
+               errno.EROFS: "the file system is read-only"}
+"""Errors of the output disk that name no file (a write to an open file): said with the output folder."""
+
+
+def os_error_message(err: OSError, out: object = None) -> str | None:
+    """One line for an OSError about the user's files or disk: one that names its file (a read-only or missing
+    folder, `--out` under a file) or a full / read-only disk (named with the output folder `out` when there is
+    one); None for any other OSError, which is a bug in wellread and keeps its traceback."""
+    reason = err.strerror or type(err).__name__
+    if err.filename is not None:
+        target = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else str(err.filename)
+        hint = " (a file where a folder is needed?)" if err.errno in (errno.ENOTDIR, errno.EEXIST) else ""
+        return f"{target}: {reason}{hint}"
+    if err.errno in DISK_ERRORS:
+        where = f" while writing under {out}" if out else " while writing the output"
+        return f"{DISK_ERRORS[err.errno]}{where} ({reason})"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     tune_malloc()
     argv = sys.argv[1:] if argv is None else argv
@@ -75,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except WellreadError as err:
         print(f"wellread {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        message = os_error_message(err, getattr(args, "out", None))
+        if message is None:
+            raise
+        print(f"wellread {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"wellread {args.command}: interrupted", file=sys.stderr)

@@ -55,7 +55,8 @@ class Meta:
     append: bool = False
     comma: bool = False
     positional: bool = False
-    """A positional argument (`wellread corpus build INPUT...`), not a --flag."""
+    """A positional argument (`wellread corpus build INPUT...`), not a --flag; a list with a default may be left out
+    (`wellread classify TEXT...` reads stdin without)."""
 
 
 def option(default: Any = MISSING, *, help: str = "", choices: tuple[Any, ...] | list[Any] | None = None,
@@ -174,6 +175,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.update(action="append") if m.append else kwargs.update(nargs="+")
         if m.positional:
             del kwargs["dest"]
+            if item is not None and default is not MISSING and not m.cli_required:
+                kwargs.update(nargs="*", default=default)
             target.add_argument(f.name, metavar=m.metavar or f.name.upper(), **kwargs)
             continue
         if m.choices:

@@ -15,23 +15,13 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
-import json
+from dataclasses import replace
 
-from wellread.errors import WellreadError
-from wellread.infer.command import add_answer_arguments, add_pipeline_arguments, answer_options, run_pipeline
+from wellread.infer.command import run_pipeline
+from wellread.infer.options import AnswerOptions
 
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_pipeline_arguments(p, "read in overlapping windows", 384)
-    p.add_argument("--question", default=None, help="one question (with --context)")
-    p.add_argument("--context", default=None, help="the context of --question")
-    add_answer_arguments(p)
+OPTIONS = AnswerOptions
 
 
-def run(args: argparse.Namespace) -> int:
-    if (args.question is None) != (args.context is None):
-        raise WellreadError("--question and --context go together")
-    if args.question is not None:
-        args.inputs = [*args.inputs, json.dumps({"question": args.question, "context": args.context})]
-    return run_pipeline(args, "answer", **answer_options(args))
+def run(options: AnswerOptions) -> int:
+    return run_pipeline(replace(options, inputs=options.all_inputs()), "answer", **options.answer_options())

@@ -15,14 +15,11 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
+from wellread.infer.command import run_pipeline
+from wellread.infer.options import ClassifyOptions
 
-from wellread.infer.command import add_pipeline_arguments, run_pipeline
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_pipeline_arguments(p, "truncated")
+OPTIONS = ClassifyOptions
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_pipeline(args, "classify")
+def run(options: ClassifyOptions) -> int:
+    return run_pipeline(options, "classify")

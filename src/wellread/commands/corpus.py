@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 from wellread.options import add_arguments as add_options
@@ -110,42 +109,20 @@ Examples:
 
 
 def _add_pack_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="a `corpus build` folder, *.jsonl[.gz] shards or plain text files (blank-line documents)")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    vocab = p.add_mutually_exclusive_group(required=True)
-    vocab.add_argument("--tokenizer", type=Path, help="an existing vocabulary (folder, vocab.txt or tokenizer.json)")
-    vocab.add_argument("--vocab-size", type=int, help="train a fresh uncased WordPiece vocabulary of this size")
-    p.add_argument("--min-frequency", type=int, default=2, help="for --vocab-size; default: %(default)s")
-    p.add_argument("--max-length", type=int, nargs="+", default=[128],
-                   help="sequence lengths to pack, e.g. 128 512 for two-phase pretraining; default: 128")
-    p.add_argument("--val-permille", type=int, default=10,
-                   help="documents per thousand held out for validation; default: %(default)s")
-    p.add_argument("--short-seq-prob", type=float, default=0.1, help="default: %(default)s (as BERT)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    from wellread.corpus.pack import PackOptions
+
+    add_options(p, PackOptions)
 
 
 def _run_pack(args: argparse.Namespace) -> int:
-    from wellread.corpus.pack import corpus_paths, pack, read_documents
-    from wellread.errors import DataError
-    from wellread.tokenizer import Tokenizer
+    from wellread.corpus.pack import PackOptions, pack_corpus
 
-    paths = corpus_paths(args.inputs)
-    if any(length < 8 or length > 4096 for length in args.max_length):
-        raise DataError(f"--max-length values must be in 8..4096, got {args.max_length}")
-    if args.tokenizer:
-        tokenizer = Tokenizer.load(args.tokenizer)
-    else:
-        print(f"training a {args.vocab_size}-token WordPiece vocabulary on {len(paths)} file(s)")
-        tokenizer = Tokenizer.train(read_documents(paths), vocab_size=args.vocab_size,
-                                    min_frequency=args.min_frequency, show_progress=args.progress)
-    report = pack(read_documents(paths), tokenizer, args.out, args.max_length, val_permille=args.val_permille,
-                  short_seq_prob=args.short_seq_prob, seed=args.seed, progress=args.progress)
+    options = from_args(PackOptions, args)
+    report = pack_corpus(options)
     print(f"{report.documents} documents ({report.validation_documents} held out), {report.sentences} sentences")
     for name, index in report.splits.items():
         print(f"  {name}: {index['sequences']} sequences, {index['tokens']} tokens")
-    print(f"wrote {args.out} (tokenizer/, len*/train|val, pack_report.json)")
+    print(f"wrote {options.out} (tokenizer/, len*/train|val, pack_report.json)")
     return 0
 
 

@@ -12,15 +12,11 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
+from wellread.infer.command import run_pipeline
+from wellread.infer.options import FillMaskOptions
 
-from wellread.infer.command import add_pipeline_arguments, run_pipeline
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_pipeline_arguments(p, "truncated")
-    p.add_argument("--top-k", type=int, default=5, help="predictions per mask (default 5)")
+OPTIONS = FillMaskOptions
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_pipeline(args, "fill-mask", top_k=args.top_k)
+def run(options: FillMaskOptions) -> int:
+    return run_pipeline(options, "fill-mask", top_k=options.top_k)

@@ -16,49 +16,17 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import fields
-from pathlib import Path
 
 from wellread.train.loop import distributed
 from wellread.train.pretrain import PretrainOptions, pretrain
 
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, type=Path, help="folder written by `wellread corpus pack`")
-    p.add_argument("--out", required=True, type=Path, help="output model folder")
-    p.add_argument("--model", default="tiny",
-                   help="a preset (see `wellread models`; default tiny), a config.json, or a model folder to "
-                        "continue from")
-    p.add_argument("--phase", action="append", metavar="LENGTH:STEPS",
-                   help="sequence length and optimizer steps; repeat for two-phase training (default 128:1000)")
-    p.add_argument("--batch-size", type=int, default=32, help="sequences per optimizer step (default 32)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default 1)")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
-    p.add_argument("--warmup", type=float, default=0.06, help="warm-up: fraction of steps or a step count")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--optimizer", choices=["adamw", "lamb"], default="adamw")
-    p.add_argument("--masking", choices=["wordpiece", "whole-word"], default="wordpiece")
-    p.add_argument("--mask-rate", type=float, default=0.15)
-    p.add_argument("--sop", action="store_true", help="add sentence-order prediction (swap segments half the time)")
-    p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
-                   help="bf16 autocast: auto uses it where the CPU has native bf16 (default auto)")
-    p.add_argument("--eval-every", type=int, default=500, help="validate every N steps (default 500)")
-    p.add_argument("--eval-sequences", type=int, default=2000, help="validation sequences per evaluation")
-    p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default 500)")
-    p.add_argument("--no-length-grouping", action="store_true",
-                   help="plain shuffled batches (default: batches of similar lengths, far less padding)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.jsonl)")
+OPTIONS = PretrainOptions
 
 
-def run(args: argparse.Namespace) -> int:
-    opts = PretrainOptions(**{f.name: getattr(args, f.name) for f in fields(PretrainOptions)})
-    phases = pretrain(opts)
+def run(options: PretrainOptions) -> int:
+    phases = pretrain(options)
     if distributed()[0] == 0:
         last = phases[-1]["eval"]
-        print(f"model written to {opts.out}" + (f": {json.dumps(last)}" if last else ""))
+        print(f"model written to {options.out}" + (f": {json.dumps(last)}" if last else ""))
     return 0

@@ -8,8 +8,8 @@ stage and every one after it. At the end: the stage summary, the results table a
 their cards (README.md, Hugging Face conventions) are.
 
 Stage types and their options: package-docs, corpus, tokenizer, pack, pretrain, general-distill, finetune,
-distill, lengthdrop, search, export, evaluate, card (see src/wellread/recipe/options.py, and recipes/ for
-complete examples). `${VAR:-default}` in a value is read
+distill, lengthdrop, search, export, evaluate, card (see STAGES in src/wellread/recipe/stages.py for each
+type's options dataclass, and recipes/ for complete examples). `${VAR:-default}` in a value is read
 from the environment.
 
 Examples:

@@ -16,14 +16,11 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
+from wellread.infer.command import run_pipeline
+from wellread.infer.options import TagOptions
 
-from wellread.infer.command import add_pipeline_arguments, run_pipeline
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_pipeline_arguments(p, "truncated")
+OPTIONS = TagOptions
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_pipeline(args, "tag")
+def run(options: TagOptions) -> int:
+    return run_pipeline(options, "tag")

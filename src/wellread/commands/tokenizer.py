@@ -18,9 +18,16 @@ import argparse
 import itertools
 import json
 
-from wellread.errors import TokenizerError
+from wellread.options import add_arguments as add_options
+from wellread.options import from_args
 from wellread.textio import read_lines
-from wellread.tokenizer import DEFAULT_TRAIN_SPECIAL_TOKENS, TRUNCATION_STRATEGIES, Tokenizer, corpus_files
+from wellread.tokenizer import (
+    TRUNCATION_STRATEGIES,
+    Tokenizer,
+    TokenizerTrainOptions,
+    corpus_files,
+    train_tokenizer,
+)
 
 TRAIN_DOC = """Train a WordPiece vocabulary on FILES (files, folders or globs; .gz/.bz2 accepted), one text per line.
 
@@ -40,25 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     t = sub.add_parser("train", help="train a WordPiece vocabulary on text files", description=TRAIN_DOC,
                        formatter_class=raw)
-    t.add_argument("files", nargs="+", metavar="FILES", help="text files, folders or globs (.gz/.bz2 accepted)")
-    t.add_argument("--out", required=True, metavar="DIR", help="folder to write the tokenizer files into")
-    t.add_argument("--vocab-size", type=int, default=30522,
-                   help="vocabulary size, special tokens and alphabet included (default: %(default)s)")
-    t.add_argument("--min-frequency", type=int, default=2,
-                   help="least count of a pair for it to be merged (default: %(default)s)")
-    t.add_argument("--cased", action="store_true", help="keep case (default: lowercase, as bert-base-uncased)")
-    accents = t.add_mutually_exclusive_group()
-    accents.add_argument("--strip-accents", dest="strip_accents", action="store_true", default=None,
-                         help="strip accents (default: strip exactly when lowercasing, as BERT does)")
-    accents.add_argument("--keep-accents", dest="strip_accents", action="store_false", help="keep accents")
-    t.add_argument("--special-tokens", default=",".join(DEFAULT_TRAIN_SPECIAL_TOKENS), metavar="TOKENS",
-                   help="comma-separated special tokens, given the first ids; [PAD] is always id 0 and the five "
-                        "BERT tokens are always included (default: %(default)s)")
-    t.add_argument("--limit-alphabet", type=int, default=1000,
-                   help="most distinct characters kept in the alphabet (default: %(default)s)")
-    t.add_argument("--model-max-length", type=int, default=512,
-                   help="longest input the model takes, saved for truncation (default: %(default)s)")
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_options(t, TokenizerTrainOptions)
 
     e = sub.add_parser("encode", help="print a text's tokens, ids and offsets as JSON", description=ENCODE_DOC,
                        formatter_class=raw)
@@ -77,25 +66,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    specials = [s.strip() for s in args.special_tokens.split(",") if s.strip()]
-    if args.vocab_size < 1 or args.min_frequency < 0 or args.limit_alphabet < 1 or args.model_max_length < 1:
-        raise TokenizerError("--vocab-size, --limit-alphabet and --model-max-length must be positive, "
-                             "--min-frequency at least 0")
-    files = corpus_files(args.files)
-    print(f"training on {len(files)} file(s): {', '.join(str(f) for f in files[:5])}{' ...' if len(files) > 5 else ''}")
-    tok = Tokenizer.train(files, vocab_size=args.vocab_size, min_frequency=args.min_frequency,
-                          special_tokens=specials, lowercase=not args.cased, strip_accents=args.strip_accents,
-                          limit_alphabet=args.limit_alphabet, show_progress=not args.quiet)
-    tok.model_max_length = args.model_max_length
-    out = tok.save(args.out)
-    print(f"vocab size {tok.vocab_size} (asked for {args.vocab_size}); lowercase={tok.lowercase}, "
+    options = from_args(TokenizerTrainOptions, args)
+    tok = train_tokenizer(options)
+    print(f"vocab size {tok.vocab_size} (asked for {options.vocab_size}); lowercase={tok.lowercase}, "
           f"strip_accents={tok.strip_accents}; [PAD]={tok.pad_token_id} [UNK]={tok.unk_token_id} "
           f"[CLS]={tok.cls_token_id} [SEP]={tok.sep_token_id} [MASK]={tok.mask_token_id}")
-    examples = itertools.islice((line.strip() for line in read_lines(files) if line.strip()), 3)
+    examples = itertools.islice((line.strip() for line in read_lines(corpus_files(options.corpus or []))
+                                 if line.strip()), 3)
     for text in examples:
         text = text[:120]
         print(f"  {text!r}\n    -> {' '.join(tok.tokenize(text))}")
-    print(f"saved to {out}")
+    print(f"saved to {options.out}")
     return 0
 
 

@@ -26,7 +26,8 @@ import numpy as np
 from tqdm import tqdm
 
 from wellread.errors import DataError
-from wellread.textio import read_lines
+from wellread.options import option, positive
+from wellread.textio import corpus_paths, read_documents
 from wellread.tokenizer import Tokenizer
 
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -38,48 +39,6 @@ def split_sentences(text: str) -> list[str]:
     for line in text.splitlines():
         out.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
     return out
-
-
-def read_documents(paths: Iterable[Path], text_field: str = "text") -> Iterator[str]:
-    """Documents from `corpus build` shards (*.jsonl, *.jsonl.gz) or plain text (blank-line separated), plain or
-    compressed; DataError naming the file when one cannot be read."""
-    for path in paths:
-        lines = read_lines([path])
-        if ".jsonl" in path.name:
-            for line_no, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)[text_field]
-                except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    raise DataError(f"{path}:{line_no}: not a JSON record with a {text_field!r} field "
-                                    f"({err})") from None
-        else:
-            block: list[str] = []
-            for line in lines:
-                if line.strip():
-                    block.append(line.rstrip("\n"))
-                elif block:
-                    yield "\n".join(block)
-                    block = []
-            if block:
-                yield "\n".join(block)
-
-
-def corpus_paths(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files named, or the shard/text files inside folders named."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and (".jsonl" in p.name or p.suffix == ".txt"))
-            paths.extend(found)
-        elif item.is_file():
-            paths.append(item)
-        else:
-            raise DataError(f"no such file or folder: {item}")
-    if not paths:
-        raise DataError(f"no corpus files (*.jsonl[.gz], *.txt) under {', '.join(map(str, inputs))}")
-    return paths
 
 
 class SequenceWriter:
@@ -215,3 +174,53 @@ def pack(documents: Iterable[str], tokenizer: Tokenizer, out_dir: Path, max_leng
     tokenizer.save(out_dir / "tokenizer")
     (out_dir / "pack_report.json").write_text(json.dumps(report.__dict__, indent=2) + "\n")
     return report
+
+
+@dataclass(kw_only=True)
+class PackOptions:
+    """Options of `wellread corpus pack` and of a recipe's pack stage (which takes `corpus` from the corpus stage
+    and `tokenizer` from the tokenizer stage unless `vocab_size` asks for a fresh vocabulary)."""
+
+    corpus: list[str] | None = option(None, positional=True, cli_required=True, metavar="INPUT",
+                                      help="a `corpus build` folder, *.jsonl[.gz] shards or plain text files "
+                                           "(blank-line documents) (a recipe: default the previous stage's corpus)")
+    out: Path | None = option(None, cli_required=True, help="output folder")
+    tokenizer: str | None = option(None, help="an existing vocabulary (folder, vocab.txt or tokenizer.json; a recipe: "
+                                              "default the previous stage's tokenizer)")
+    vocab_size: int | None = option(None, help="train a fresh uncased WordPiece vocabulary of this size on the corpus "
+                                                  "(instead of --tokenizer)")
+    min_frequency: int = option(2, help="with --vocab-size: least count of a pair for it to be merged")
+    max_length: list[int] = option([128], help="sequence lengths to pack, e.g. 128 512 for two-phase pretraining")
+    val_permille: int = option(10, help="documents per thousand held out for validation")
+    short_seq_prob: float = option(0.1, help="share of sequences given a shorter random length, as BERT")
+    seed: int = option(0, help="random seed")
+    progress: bool = option(True, help="no progress bar")
+
+    def check(self) -> list[tuple[str, str]]:
+        """(field, problem) pairs: lengths out of range, a vocabulary both given and asked for, bad counts."""
+        bad = [n for n in self.max_length if not 8 <= n <= 4096]
+        problems = [("max_length", f"values must be in 8..4096, got {bad}")] if bad else []
+        if self.tokenizer is not None and self.vocab_size is not None:
+            problems.append(("vocab_size", "give an existing tokenizer or a vocab_size to train one, not both"))
+        problems += positive(self, "vocab_size")
+        if self.min_frequency < 0:
+            problems.append(("min_frequency", f"must be >= 0, got {self.min_frequency}"))
+        if not 0 <= self.val_permille <= 1000:
+            problems.append(("val_permille", f"must be in 0..1000, got {self.val_permille}"))
+        return problems
+
+
+def pack_corpus(opts: PackOptions) -> PackReport:
+    """`wellread corpus pack`: the corpus's documents packed into `opts.out` with `opts.tokenizer`, or with a
+    vocabulary of `opts.vocab_size` tokens trained on them first."""
+    if opts.tokenizer is None and opts.vocab_size is None:
+        raise DataError("give --tokenizer (an existing vocabulary) or --vocab-size (train one on the corpus)")
+    paths = corpus_paths(opts.corpus or [])
+    if opts.tokenizer is not None:
+        tokenizer = Tokenizer.load(Path(opts.tokenizer))
+    else:
+        print(f"training a {opts.vocab_size}-token WordPiece vocabulary on {len(paths)} file(s)")
+        tokenizer = Tokenizer.train(read_documents(paths), vocab_size=opts.vocab_size,
+                                    min_frequency=opts.min_frequency, show_progress=opts.progress)
+    return pack(read_documents(paths), tokenizer, Path(opts.out), opts.max_length, val_permille=opts.val_permille,
+                short_seq_prob=opts.short_seq_prob, seed=opts.seed, progress=opts.progress)

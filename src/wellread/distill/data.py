@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from wellread.corpus.pack import PackedSequences, corpus_paths, read_documents
+from wellread.corpus.pack import PackedSequences
 from wellread.distill.intermediate import InputRows, Sequences
 from wellread.distill.teacher import same_vocabulary
 from wellread.errors import DataError
 from wellread.finetune.classification import encode_texts
 from wellread.finetune.data import CustomColumns, family_of, read_split
 from wellread.tasks.common import Example
+from wellread.textio import corpus_paths, numbered_lines, read_documents
 from wellread.tokenizer import Tokenizer
 
 VAL_MODULUS = 100
@@ -92,7 +93,8 @@ def read_transfer(paths: Sequence[str | Path], task: str, columns: CustomColumns
         if not path.is_file():
             raise DataError(f"transfer file {path} does not exist")
         if path.suffix == ".txt":
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for n, line in numbered_lines(path):  # bad UTF-8: a DataError at its line
+                line = line.rstrip("\r\n")
                 if not line.strip():
                     continue
                 a, sep, b = line.partition("\t")

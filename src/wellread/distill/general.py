@@ -55,7 +55,7 @@ def distill_general(opts: DistillOptions) -> dict[str, float]:
         raise WellreadError("--transfer and --augment belong to task distillation; --task none reads --data")
     if not fo.data:
         raise WellreadError("--data is required: a packed corpus (wellread corpus pack) or text files")
-    run = Run(run_options(fo))
+    run = Run(run_options(fo, job=opts))
     if run.done is not None:
         print(f"general distillation already done: {run.out}")
         return run.done["eval"]

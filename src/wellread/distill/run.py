@@ -102,7 +102,7 @@ def intermediate_stage(opts: DistillOptions, prep: Prepared, teacher: nn.Module,
                        out: Path) -> Path:
     """Stage 1 into `out`; returns `out`. A finished stage (done.json) is kept when resuming."""
     fo = opts.finetune
-    run = Run(run_options(fo, out))
+    run = Run(run_options(fo, out, job=opts))
     if run.done is not None:
         print(f"intermediate stage already done: {out}")
         return out
@@ -173,7 +173,7 @@ def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, te
                      teacher_tok: Tokenizer, transfer: list[Example], out: Path) -> dict[str, Any]:
     """Stage 2 into `out`; returns (and writes) results.json's content."""
     fo, data = opts.finetune, prep.data
-    run = Run(run_options(fo, out))
+    run = Run(run_options(fo, out, job=opts))
     same = same_vocabulary(prep.tokenizer, teacher_tok)
     task, cache = soft_target_task(opts, prep, teacher, teacher_tok, same, transfer, out, run.bf16)
     prep.task.batch_size, prep.task.group_by_length, prep.task.last_report = fo.batch_size, fo.group_by_length, None
@@ -194,7 +194,8 @@ def prediction_stage(opts: DistillOptions, prep: Prepared, student_path: str, te
         teacher_task = prep.task if same else _teacher_task(opts, prep, teacher_tok)
         return {
             "task": data.name, "teacher": opts.teacher, "student": student_path, "out": str(out), "files": data.files,
-            "labels": data.labels, "select_metric": select, "best_step": run.best_step(),
+            "labels": data.labels, "skipped_rows": data.skipped_rows, "select_metric": select,
+            "best_step": run.best_step(),
             "steps": run.trainer.total_steps, "train_examples": len(data.train), "transfer_examples": len(transfer),
             "train_seconds": round(run.seconds, 2), **report.to_json(),
             "teacher_metrics": evaluate_model(teacher, teacher_task, run.bf16).metrics,
@@ -243,7 +244,7 @@ def distill_task(opts: DistillOptions) -> dict[str, Any]:
                   "distilled (layer losses need one shared tokenizer)")
     if stage in ("both", "intermediate"):
         require_same_vocabulary(prep.tokenizer, teacher_tok, "intermediate-layer distillation")
-    teacher = load_for_task(teacher_folder, data, quiet=True).requires_grad_(False)
+    teacher = load_for_task(teacher_folder, data, quiet=True, complete=True).requires_grad_(False)
     transfer = read_transfer(opts.transfer, data.name, fo.columns, _takes_pairs(data.train)) if opts.transfer else []
     augment = opts.augment_options()
     if augment is not None:

@@ -22,6 +22,7 @@ from wellread.dynamic.cost import encoder_flops, latency_batches, measure_latenc
 from wellread.dynamic.options import LengthDropOptions, SearchOptions
 from wellread.dynamic.plot import plot_frontier
 from wellread.dynamic.search import (
+    Candidate,
     Gene,
     Measurement,
     choose,
@@ -46,6 +47,7 @@ from wellread.finetune.run import (
     run_options,
 )
 from wellread.models.checkpoint import load_model
+from wellread.models.fingerprint import fingerprint
 from wellread.models.folder import read_model_folder
 from wellread.models.length import LengthConfig, save_length_config
 from wellread.options import narrow
@@ -62,7 +64,7 @@ def lengthdrop(job: LengthDropOptions) -> dict[str, Any]:
     folder = read_model_folder(opts.model)
     require_task_head(folder, task_name)
     prep = prepare(opts)
-    run = Run(run_options(opts))
+    run = Run(run_options(opts, job=job))
     model = load_for_task(folder, prep.data)
     model.length_config = None  # a configuration searched for the old weights does not fit the new ones
     prep.tokenizer.check_compatible(model.config)
@@ -82,6 +84,7 @@ def lengthdrop(job: LengthDropOptions) -> dict[str, Any]:
     def results() -> dict[str, Any]:
         best = run.best()
         return {"task": prep.data.name, "model": opts.model, "out": str(run.out), "lengthdrop": asdict(drop),
+                "skipped_rows": prep.data.skipped_rows,
                 "select_metric": select, "best_step": run.best_step(), "metrics": best,
                 "steps": run.trainer.total_steps, "batch_size": opts.batch_size, "lr": opts.lr,
                 "train_seconds": round(run.seconds, 2), "history": run.trainer.history}
@@ -134,6 +137,7 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
         raise WellreadError(f"--cost must be latency or flops, not {run.cost!r}")
     opts = narrow(FinetuneOptions, run)
     folder = read_model_folder(opts.model)
+    searched_on = fingerprint(folder.path, length_config=False)  # recorded with the choice: what it fits
     task_name = canonical_task(opts.task)
     require_task_head(folder, task_name)
     labels = list(folder.labels) if folder.labels and family_of(task_name) != "qa" else None
@@ -171,13 +175,7 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
     frontier = pareto_front(candidates)
     chosen = choose(frontier, full.metric, run.max_drop)
     config = chosen.config(grid)
-    speedups = {}
-    for batch_size in dict.fromkeys([run.batch_size, 1]):
-        timing_batches = latency_batches(ids, types, prep.tokenizer.pad_token_id, batch_size, run.latency_examples)
-        t_chosen, t_full = paired_latency(model, timing_batches, config, None, run.repeats)
-        speedups[f"batch_{batch_size}"] = {"full_ms_per_input": 1000 * t_full / timed,
-                                           "chosen_ms_per_input": 1000 * t_chosen / timed,
-                                           "speedup": t_full / t_chosen}
+    speedups = _speedups(model, ids, types, prep.tokenizer.pad_token_id, config, run)
     report = {
         "model": str(folder.path), "task": prep.data.name, "metric": metric, "cost": run.cost, "threads": run.threads,
         "batch_size": run.batch_size, "timed_inputs": timed, "max_drop": run.max_drop,
@@ -187,17 +185,38 @@ def search_lengths(run: SearchOptions) -> dict[str, Any]:
         "evaluated": [c.to_json(grid) for c in candidates],
     }
     out = Path(run.out) if run.out is not None else folder.path / "search"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
-    plot_frontier(candidates, frontier, full, chosen, out / "frontier.png", label, metric, scale,
-                  f"{prep.data.name}: length configurations", run.max_drop)
+    _write_frontier(out, report, candidates, frontier, chosen, run)
     model.length_config = None
     if run.save:
         save_length_config(config, folder.path, {"metric": metric, "full": full.metric, "chosen": chosen.metric,
-                                            "speedup": speedups, "search": str(out / "frontier.json")})
+                                                 "speedup": speedups, "search": str(out / "frontier.json"),
+                                                 "fingerprint": searched_on})
     _print_search(report)
     return report
+
+
+def _speedups(model: torch.nn.Module, ids: list[list[int]], types: list[list[int]], pad_id: int,
+              config: LengthConfig, run: SearchOptions) -> dict[str, dict[str, float]]:
+    """Paired full-vs-chosen latency per input at the search's batch size and at batch size 1."""
+    out = {}
+    for batch_size in dict.fromkeys([run.batch_size, 1]):
+        batches = latency_batches(ids, types, pad_id, batch_size, run.latency_examples)
+        timed = sum(len(b["input_ids"]) for b in batches)
+        t_chosen, t_full = paired_latency(model, batches, config, None, run.repeats)
+        out[f"batch_{batch_size}"] = {"full_ms_per_input": 1000 * t_full / timed,
+                                      "chosen_ms_per_input": 1000 * t_chosen / timed, "speedup": t_full / t_chosen}
+    return out
+
+
+def _write_frontier(out: Path, report: dict[str, Any], candidates: list[Candidate], frontier: list[Candidate],
+                    chosen: Candidate, run: SearchOptions) -> None:
+    """frontier.json (the report) and frontier.png (metric against cost, the frontier and the choice) in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "frontier.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    timed = report["timed_inputs"]
+    scale, label = (1000 / timed, "latency (ms per input, fp32)") if run.cost == "latency" else (1e-9, "GFLOPs")
+    plot_frontier(candidates, frontier, candidates[0], chosen, out / "frontier.png", label, report["metric"], scale,
+                  f"{report['task']}: length configurations", run.max_drop)
 
 
 def _print_search(report: dict[str, Any]) -> None:

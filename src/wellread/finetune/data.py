@@ -34,6 +34,7 @@ from wellread.tasks import (
     tag_labels,
     task_file,
 )
+from wellread.tasks.common import BadRows
 from wellread.tasks.qa import squad_version
 
 QA_TASKS = ("squad", "squad2")
@@ -84,13 +85,16 @@ class TaskData:
     version: str = "1.1"  # SQuAD: "1.1" or "2.0"
     scheme: str = "iob2"  # tagging: BIO ("iob2") or any tag set ("none")
     splits: dict[str, str] = field(default_factory=dict)
+    skipped_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Split -> the bad rows `skip_bad_rows` dropped from its file (file, count, first lines), for results.json."""
 
     def describe(self) -> str:
         """One line: the task and its example counts per split ("stsb: train 5749, dev 1500"; MNLI's dev sets
-        are dev_matched and dev_mismatched)."""
+        are dev_matched and dev_mismatched), and the bad rows skipped."""
         sizes = ", ".join(f"{split_label(self.name, self.splits[name]) if name in self.splits else name} {len(ex)}"
                           for name, ex in self.evals.items())
-        return f"{self.name}: train {len(self.train)}, {sizes}"
+        skipped = ", ".join(f"{s['rows']} in {split}" for split, s in self.skipped_rows.items())
+        return f"{self.name}: train {len(self.train)}, {sizes}" + (f" (bad rows skipped: {skipped})" if skipped else "")
 
 
 def canonical_task(name: str) -> str:
@@ -187,8 +191,10 @@ def subset(items: list[Any], limit: int | None, seed: int = 0) -> list[Any]:
 
 
 def read_split(task: str, path: Path, split: str, columns: CustomColumns, labels: Sequence[str] | None = None,
-               scheme: str | None = None, skip_bad_rows: bool = False) -> list[Any]:
-    """The examples of one file: `Example`s, `QAExample`s or `TaggedSentence`s."""
+               scheme: str | None = None, skip_bad_rows: bool = False,
+               skipped: list[BadRows] | None = None) -> list[Any]:
+    """The examples of one file: `Example`s, `QAExample`s or `TaggedSentence`s. `labels`: the only labels a
+    custom file may have (GLUE/SICK files: the task's own); rows dropped by `skip_bad_rows` go to `skipped`."""
     family = family_of(task)
     if family == "qa":
         return read_squad(path)
@@ -196,8 +202,8 @@ def read_split(task: str, path: Path, split: str, columns: CustomColumns, labels
         return read_conll(path, scheme=scheme or default_scheme(task))
     if task == "custom":
         return load_custom(path, columns.text, columns.text_pair, columns.label, labels, columns.regression,
-                           skip_bad_rows=skip_bad_rows)
-    return read_task_file(task, path, split, skip_bad_rows=skip_bad_rows)
+                           skip_bad_rows=skip_bad_rows, skipped=skipped)
+    return read_task_file(task, path, split, skip_bad_rows=skip_bad_rows, skipped=skipped)
 
 
 def default_scheme(task: str) -> str:
@@ -210,14 +216,24 @@ def load_task_data(task: str, data: Sequence[str | Path], *, train: bool = True,
                    train_limit: int | None = None, eval_limit: int | None = None, scheme: str | None = None,
                    skip_bad_rows: bool = False, seed: int = 0) -> TaskData:
     """Read a task's data. With `train`, the train split is required and gives the labels; otherwise the train
-    split is read only when found (for the majority baseline) and `labels` (the model's) are used."""
+    split is read only when found (for the majority baseline) and `labels` (the model's) are used. A label of an
+    evaluation file that is not among those is a bad row (DataError with file and line, or skipped and counted
+    in `skipped_rows` with `skip_bad_rows`), never scored as a wrong prediction."""
     task = canonical_task(task)
     family = family_of(task)
     columns = columns or CustomColumns()
     needed = eval_splits(task, split)
     files = resolve_files(task, data, ["train", *needed] if train else needed, [] if train else ["train"])
-    read = {s: read_split(task, p, s, columns, None if train else labels, scheme, skip_bad_rows)
-            for s, p in files.items()}
+    read: dict[str, list[Any]] = {}
+    skipped_rows: dict[str, dict[str, Any]] = {}
+    allowed = None if train else labels
+    for s, p in sorted(files.items(), key=lambda item: item[0] != "train"):  # train first: it gives the labels
+        skipped: list[BadRows] = []
+        read[s] = read_split(task, p, s, columns, allowed, scheme, skip_bad_rows, skipped)
+        if skipped:
+            skipped_rows[s] = skipped[0].to_json()
+        if s == "train" and train and task == "custom" and not columns.regression:
+            allowed = collect_labels(read[s])
     train_examples = subset(read.get("train", []), train_limit, seed)
     evals = {_eval_name(task, s): subset(read[s], eval_limit, seed) for s in needed}
     spec = TASKS.get(task)
@@ -237,7 +253,7 @@ def load_task_data(task: str, data: Sequence[str | Path], *, train: bool = True,
         task_labels = []
     return TaskData(task, family, train_examples, evals, task_labels, regression, spec,
                     {s: str(p) for s, p in files.items()}, version, scheme or default_scheme(task),
-                    {_eval_name(task, s): s for s in needed})
+                    {_eval_name(task, s): s for s in needed}, skipped_rows)
 
 
 def _eval_name(task: str, split: str) -> str:

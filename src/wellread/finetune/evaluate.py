@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from wellread.config import load_config
 from wellread.errors import WellreadError
 from wellread.finetune.data import canonical_task, family_of
 from wellread.finetune.options import EvaluateOptions, FinetuneOptions
@@ -26,22 +24,11 @@ from wellread.finetune.run import (
     print_report,
     write_qa_predictions,
 )
-from wellread.models import head_of_architecture
 from wellread.models.checkpoint import load_model
-from wellread.models.folder import resolve_model_dir
+from wellread.models.folder import read_model_folder
 from wellread.options import narrow
 from wellread.tasks import TASKS
 from wellread.train.run import bf16_enabled
-
-
-def model_head(folder: Path) -> tuple[str, list[str] | None, bool]:
-    """The head a fine-tuned folder was saved with, its label names, and whether it is a regression head."""
-    config = load_config(folder)
-    if not config.architectures:
-        raise WellreadError(f"{folder}/config.json names no architecture: is this a fine-tuned model?")
-    head = head_of_architecture(config.architectures[0])
-    labels = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else None
-    return head, labels, config.problem_type == "regression"
 
 
 def evaluate(job: EvaluateOptions) -> dict[str, Any]:
@@ -51,22 +38,24 @@ def evaluate(job: EvaluateOptions) -> dict[str, Any]:
         raise WellreadError("--data is required: a data folder or SPLIT=FILE items")
     split, output, predictions = job.split, job.output, job.predictions
     opts = narrow(FinetuneOptions, job)
-    folder = resolve_model_dir(opts.model)
+    folder = read_model_folder(opts.model)
     task = canonical_task(opts.task)
     family = family_of(task)
-    head, labels, regression = model_head(folder)
+    if not folder.config.architectures:
+        raise WellreadError(f"{folder.path}/config.json names no architecture: is this a fine-tuned model?")
+    head, labels, regression = folder.own_head(), list(folder.labels) if folder.labels else None, folder.regression
     if head != HEADS[family]:
-        raise WellreadError(f"{folder} has a {head} head; {task} needs a {HEADS[family]} model")
+        raise WellreadError(f"{folder.path} has a {head} head; {task} needs a {HEADS[family]} model")
     spec = TASKS.get(task)
     if spec is not None and labels is not None:
-        check_labels(folder, task, list(spec.labels), spec.is_regression, labels, regression)
+        check_labels(folder.path, task, list(spec.labels), spec.is_regression, labels, regression)
     opts = replace(opts, task=task, regression=regression)
-    prep = prepare(opts, train=False, split=split, labels=labels if family != "qa" else None)
+    prep = prepare(opts, train=False, split=split, labels=labels if family != "qa" else None, folder=folder)
     model, _ = load_model(folder, HEADS[family])
     prep.tokenizer.check_compatible(model.config)
     report = evaluate_model(model, prep.task, bf16_enabled(opts.bf16))
-    results: dict[str, Any] = {"task": task, "model": str(folder), "split": split, "files": prep.data.files,
-                               **report.to_json()}
+    results: dict[str, Any] = {"task": task, "model": str(folder.path), "split": split, "files": prep.data.files,
+                               "skipped_rows": prep.data.skipped_rows, **report.to_json()}
     print_report(results)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ that was interrupted continues from its last checkpoint (`--save-every`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any
 
 from wellread.finetune.options import FinetuneOptions
 from wellread.finetune.run import Prepared, default_select_metric, prepare, train_once
+from wellread.train.folder import MARKER, claim, read_marker, remove, start_afresh, write_json, writer_of
 
 EPOCHS = 4.0
-RUN_FILES_KEPT = ("results.json", "log.jsonl")
+RUN_FILES_KEPT = ("results.json", "log.jsonl", MARKER)
+GRID_FILES = ("grid.jsonl", "grid.md", "runs")
 
 
 def run_name(batch_size: int, lr: float) -> str:
@@ -46,8 +49,9 @@ def _key(record: dict[str, Any]) -> tuple:
 
 def _copy_model(run_dir: Path, out: Path) -> None:
     for item in run_dir.iterdir():
-        if item.is_file() and item.name not in RUN_FILES_KEPT:
-            shutil.copy2(item, out / item.name)
+        if item.is_file() and item.name not in RUN_FILES_KEPT:  # each replaced only once complete
+            shutil.copy2(item, out / f".{item.name}.tmp")
+            os.replace(out / f".{item.name}.tmp", out / item.name)
 
 
 def markdown_table(records: Sequence[dict[str, Any]], select: str, best: dict[str, Any] | None) -> str:
@@ -68,7 +72,11 @@ def run_grid(opts: FinetuneOptions, prep: Prepared | None = None) -> dict[str, A
     the best one's model and a summary."""
     batch_sizes, lrs = opts.grid_batch_sizes, opts.grid_lrs
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
+    writer = writer_of(opts)
+    claim(out, writer, opts.overwrite)  # the same grid again resumes; another run's folder needs --overwrite
+    if read_marker(out) != writer:
+        start_afresh(out, writer)
+        remove(out, GRID_FILES)
     prep = prep or prepare(opts)
     select = opts.select_metric or default_select_metric(prep.data)
     epochs = opts.epochs_or(EPOCHS)
@@ -103,8 +111,8 @@ def run_grid(opts: FinetuneOptions, prep: Prepared | None = None) -> dict[str, A
     print(table)
     summary = {"task": prep.data.name, "model": opts.model, "select_metric": select, "best": best,
                "metrics": best["metrics"], "baselines": best["baselines"], "warnings": best["warnings"],
-               "runs": records}
-    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+               "skipped_rows": prep.data.skipped_rows, "runs": records}
+    write_json(out / "results.json", summary)
     (out / "grid.md").write_text(table + "\n", encoding="utf-8")
     print(f"best: batch {best['batch_size']}, lr {best['lr']:g}: {select} {best['metrics'][select]:.2f}; "
           f"model in {out}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wellread.finetune.data import TASK_NAMES, CustomColumns
 from wellread.options import option, positive
+from wellread.train.run import OverwriteOptions
 
 QA = "question answering"
 BATCH_SIZES = (8, 16, 32, 64, 128)
@@ -75,7 +76,7 @@ class PrecisionOptions:
 
 
 @dataclass(kw_only=True)
-class TrainingOptions:
+class TrainingOptions(OverwriteOptions):
     """Hyper-parameters, evaluation and checkpoint cadence, and the output folder of a training job."""
 
     out: Path | None = option(None, cli_required=True, help="output folder (a Hugging Face model folder plus "
@@ -151,11 +152,17 @@ class GlueOptions(GridOptions, TrainingOptions, HeadOptions, PrecisionOptions, S
 
 
 @dataclass(kw_only=True)
-class EvaluateOptions(PrecisionOptions, SubsetOptions, TaskDataOptions, ModelOptions):
+class SplitOptions:
+    """Which split of the task's data an evaluation reads (`wellread evaluate` and a recipe's evaluate stage)."""
+
+    split: str = option("dev", choices=("dev", "test"), help="the split to evaluate")
+
+
+@dataclass(kw_only=True)
+class EvaluateOptions(SplitOptions, PrecisionOptions, SubsetOptions, TaskDataOptions, ModelOptions):
     """`wellread evaluate`: a fine-tuned model on a task's dev or test data."""
 
     model: str | None = option(None, cli_required=True, help="model folder or Hugging Face hub id")
-    split: str = option("dev", choices=("dev", "test"), help="the split to evaluate")
     output: Path | None = option(None, recipe=False, help="write the results as JSON to this file")
     predictions: Path | None = option(None, recipe=False,
                                       help="QA: write the predictions (official SQuAD format) to this file")

@@ -71,10 +71,12 @@ def require_task_head(model: ModelFolder, task: str) -> None:
                             f"fine-tuned for it: fine-tune it first (wellread finetune --task {task} ...)")
 
 
-def load_for_task(source: str | ModelFolder, data: TaskData, new_head: bool = False, quiet: bool = False) -> nn.Module:
+def load_for_task(source: str | ModelFolder, data: TaskData, new_head: bool = False, quiet: bool = False,
+                  complete: bool | None = None) -> nn.Module:
     """The model with the task's head, at full length (any length_config.json is not carried over). A checkpoint
     whose classifier already predicts the task's labels keeps it (rows re-ordered to the task's label order); one
-    with another label set is an error unless `new_head`."""
+    with another label set is an error unless `new_head`. `complete=True` (a teacher) refuses a model that would
+    get any new weight (see `load_model`)."""
     folder = source if isinstance(source, ModelFolder) else read_model_folder(source)
     head = HEADS[data.family]
     problem_type = None
@@ -85,7 +87,7 @@ def load_for_task(source: str | ModelFolder, data: TaskData, new_head: bool = Fa
     if own is not None:
         check_labels(folder.path, data.name, data.labels, data.regression, own, folder.regression,
                      "; pass --new-head to replace its classifier with a new one")
-    model, report = load_model(folder, head, labels=own or labels, problem_type=problem_type)
+    model, report = load_model(folder, head, labels=own or labels, problem_type=problem_type, complete=complete)
     # A searched length configuration (length_config.json) fits the weights it was searched on: training (and a
     # teacher's targets) run at full length, and the output folder gets none.
     model.length_config = None
@@ -127,14 +129,15 @@ def build_task(data: TaskData, tokenizer: Tokenizer, max_length: int, opts: Fine
     return ClassificationTask(data, tokenizer, max_length, opts.batch_size, opts.eval_batch_size)
 
 
-def prepare(opts: FinetuneOptions, train: bool = True, split: str = "dev", labels: list[str] | None = None) -> Prepared:
+def prepare(opts: FinetuneOptions, train: bool = True, split: str = "dev", labels: list[str] | None = None,
+            folder: ModelFolder | None = None) -> Prepared:
     """Read the data, load the tokenizer and encode everything once (`train=False`: evaluation only, with the
-    model's `labels`, the train split read only when found)."""
+    model's `labels`, the train split read only when found). `folder`: `opts.model` already read."""
     task_name = canonical_task(opts.task)
     data = load_task_data(task_name, opts.data, train=train, split=split, columns=opts.columns, labels=labels,
                           train_limit=opts.train_limit, eval_limit=opts.dev_limit, scheme=opts.tag_scheme,
                           skip_bad_rows=opts.skip_bad_rows, seed=opts.seed)
-    folder = read_model_folder(opts.model)
+    folder = folder or read_model_folder(opts.model)
     tokenizer = Tokenizer.load(opts.tokenizer) if opts.tokenizer else folder.load_tokenizer()
     positions = folder.config.max_position_embeddings
     max_length = min(opts.max_length or MAX_LENGTH[family_of(task_name)], positions)
@@ -151,10 +154,12 @@ def evaluate_model(model: nn.Module, task: FinetuneTask, bf16: bool = False) -> 
         return task.score(model)
 
 
-def run_options(opts: FinetuneOptions, out: Path | str | None = None, resume: bool | None = None) -> RunOptions:
-    """The harness options of a task job: `opts.out` (or `out`), resume, checkpoints and precision."""
+def run_options(opts: FinetuneOptions, out: Path | str | None = None, resume: bool | None = None,
+                job: Any = None) -> RunOptions:
+    """The harness options of a task job: `opts.out` (or `out`), resume, checkpoints, precision, overwrite, and
+    the job's options (`job`, default `opts`) that a resume must match."""
     return RunOptions(Path(out if out is not None else opts.out), opts.resume if resume is None else resume,
-                      opts.keep_checkpoints, opts.bf16)
+                      opts.keep_checkpoints, opts.bf16, overwrite=opts.overwrite, job=opts if job is None else job)
 
 
 def loop_args(run: Run, opts: FinetuneOptions, extra: dict[str, Any], **changes: Any) -> TrainArgs:
@@ -180,7 +185,9 @@ def kept_report(run: Run, task: FinetuneTask, family: str) -> EvalReport:
 def train_once(opts: FinetuneOptions, prep: Prepared, out: Path, lr: float, batch_size: int, epochs: float,
                resume: bool = False) -> dict[str, Any]:
     """Fine-tune a fresh copy of the model into `out`; returns (and writes) its results."""
-    run = Run(run_options(opts, out, resume))
+    # the run's own values of what a grid varies: a resume compares them, not the grid's lists
+    job = replace(opts, lr=lr, batch_size=batch_size, epochs=epochs, grid_lrs=[lr], grid_batch_sizes=[batch_size])
+    run = Run(run_options(opts, out, resume, job))
     data, task = prep.data, prep.task
     task.batch_size, task.group_by_length, task.last_report = batch_size, opts.group_by_length, None
     torch.manual_seed(opts.seed)  # the new head's initialisation
@@ -200,6 +207,7 @@ def train_once(opts: FinetuneOptions, prep: Prepared, out: Path, lr: float, batc
             write_qa_predictions(task, report, run.out / "predictions.json")
         return {
             "task": data.name, "model": opts.model, "out": str(run.out), "files": data.files, "labels": data.labels,
+            "skipped_rows": data.skipped_rows,
             "select_metric": select, "best_step": run.best_step(), "steps": run.trainer.total_steps,
             "batch_size": batch_size, "lr": lr, "epochs": epochs, "train_examples": len(data.train),
             "train_features": task.num_examples(), "max_length": prep.max_length, "bf16": run.bf16,

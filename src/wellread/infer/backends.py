@@ -32,11 +32,14 @@ from torch import Tensor, nn
 from wellread.errors import WellreadError
 from wellread.hardware import bf16_supported
 from wellread.models.checkpoint import load_model
+from wellread.models.fingerprint import fingerprint
 from wellread.models.folder import ModelFolder
 
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
 """Backend -> file name of its ONNX model inside a model folder (or an export folder)."""
+FINGERPRINT_KEY = "wellread_fingerprint"
+"""The ONNX metadata key holding the fingerprint of the model folder a file was exported from."""
 
 
 class Backend(Protocol):
@@ -70,9 +73,11 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    """An exported model (`wellread export --onnx`) on ONNX Runtime's CPU provider."""
+    """An exported model (`wellread export --onnx`) on ONNX Runtime's CPU provider; with `fingerprint` (the
+    model folder's), a file exported from other weights, config or length configuration is refused."""
 
-    def __init__(self, path: str | Path, threads: int | None = None, name: str = "onnx") -> None:
+    def __init__(self, path: str | Path, threads: int | None = None, name: str = "onnx",
+                 fingerprint: str | None = None, folder: str | Path | None = None) -> None:
         import onnxruntime as ort
 
         path = Path(path)
@@ -82,10 +87,22 @@ class OnnxBackend:
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except _ort_load_errors() as err:  # a truncated or damaged file, another program's graph
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            raise WellreadError(f"ONNX Runtime cannot load {path} ({type(err).__name__}: {first}); export it "
+                                "again with `wellread export --onnx MODEL`") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.path = path
         self.name = name
+        recorded = self.session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
+        if fingerprint is not None and recorded != fingerprint:
+            source = folder or path.parent
+            found = "records no fingerprint" if recorded is None else "was exported from other weights or config"
+            raise WellreadError(f"{path} {found} than the model folder {source} has now (stale: the weights, labels "
+                                f"or length configuration changed): export it again, `wellread export --onnx "
+                                f"{source}`")
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         missing = [n for n in self.input_names if n not in batch]
@@ -93,6 +110,14 @@ class OnnxBackend:
             raise WellreadError(f"{self.path} needs inputs {missing} that the pipeline did not give")
         feed = {n: np.ascontiguousarray(batch[n].numpy()) for n in self.input_names}
         return torch.from_numpy(self.session.run(None, feed)[0]).float()
+
+
+def _ort_load_errors() -> tuple[type[Exception], ...]:
+    """What ONNX Runtime raises for a model file it cannot load (its exceptions share no base but Exception)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return (state.InvalidProtobuf, state.InvalidGraph, state.Fail, state.NoSuchFile, state.NoModel,
+            state.InvalidArgument, state.NotImplemented, state.RuntimeException)
 
 
 def resolve_backend(name: str) -> str:
@@ -106,12 +131,16 @@ def load_backend(folder: ModelFolder, head: str, name: str = "auto", onnx_dir: s
                  threads: int | None = None) -> Backend:
     """The backend `name` for the model folder `folder` with its `head`.
 
-    ONNX backends read model.onnx / model_int8.onnx from `onnx_dir` (default: the model folder).
+    ONNX backends read model.onnx / model_int8.onnx from `onnx_dir` (default: the model folder), and refuse one
+    whose fingerprint (recorded by the export) is not the folder's. The PyTorch model must load complete: a folder
+    whose config.json and weights disagree (a head that would be randomly initialised) is refused, naming the
+    weights.
     """
     name = resolve_backend(name)
     if name in ONNX_FILES:
-        return OnnxBackend(Path(onnx_dir or folder.path) / ONNX_FILES[name], threads, name)
-    model, _ = load_model(folder, head)
+        return OnnxBackend(Path(onnx_dir or folder.path) / ONNX_FILES[name], threads, name,
+                           fingerprint=fingerprint(folder.path), folder=folder.path)
+    model, _ = load_model(folder, head, complete=True)
     if name == "auto":
         return TorchBackend(model, bf16=bf16_supported(), bf16_min_tokens=AUTO_BF16_TOKENS, name="auto")
     return TorchBackend(model, bf16=name == "torch-bf16")

@@ -9,6 +9,8 @@ warm-up, and at least `min_repeats` times.
 
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,7 +18,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from wellread.infer.backends import Backend
+from wellread.errors import WellreadError
+from wellread.infer.backends import ONNX_FILES, Backend, load_backend
+from wellread.infer.export import export_folder
+from wellread.infer.load import TASK_HEADS, pipeline_task
+from wellread.infer.options import BenchOptions
+from wellread.models.checkpoint import load_model
+from wellread.models.folder import read_model_folder
 from wellread.timing import time_calls
 
 
@@ -103,3 +111,40 @@ def plot(rows: list[Timing], path: str | Path, title: str) -> Path:
 
 def as_json(rows: list[Timing]) -> list[dict]:
     return [asdict(r) for r in rows]
+
+
+def bench(options: BenchOptions) -> list[Timing]:
+    """`wellread bench`: time the model of `options.model` on each backend and length (exporting it to ONNX in a
+    temporary folder when `options.onnx_dir` or the model folder lacks the files); print the table, write
+    bench.json and bench.png to `options.out`; returns the timings."""
+    backends, lengths = options.backends, options.lengths
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    folder = read_model_folder(options.model)
+    head = TASK_HEADS[pipeline_task(folder)]
+    model, _ = load_model(folder, head)
+    if max(lengths) > model.config.max_position_embeddings:
+        raise WellreadError(f"length {max(lengths)} is over the model's "
+                            f"{model.config.max_position_embeddings} positions")
+    with tempfile.TemporaryDirectory() as scratch:
+        onnx_dir = options.onnx_dir or folder.path
+        wanted = [ONNX_FILES[b] for b in backends if b in ONNX_FILES]
+        if any(not (onnx_dir / name).is_file() for name in wanted):
+            onnx_dir = Path(scratch)
+            print(f"exporting to ONNX first ({onnx_dir})")
+            for agreement in export_folder(model, onnx_dir, source=folder.path, int8="onnx-int8" in backends):
+                print(agreement.line())
+        rows = []
+        for name in backends:
+            backend = load_backend(folder, head, name, onnx_dir, torch.get_num_threads())
+            rows += measure(backend, model.config.vocab_size, lengths, head == "masked-lm", options.batch_size,
+                            options.seconds)
+            print(f"{name}: done", flush=True)
+    print(table(rows))
+    options.out.mkdir(parents=True, exist_ok=True)
+    meta = {"model": str(folder.path), "threads": torch.get_num_threads(), "rows": as_json(rows)}
+    (options.out / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
+    title = f"{folder.path.name}: {model.config.num_hidden_layers} layers x {model.config.hidden_size}, " \
+            f"{torch.get_num_threads()} thread(s)"
+    print(f"written {options.out / 'bench.json'} and {plot(rows, options.out / 'bench.png', title)}")
+    return rows

@@ -8,6 +8,14 @@ without padding give the same result through it.
 `check_agreement` runs the exported model and PyTorch on fresh random batches of several shapes (with padding)
 and reports the largest absolute logit difference and how often the top prediction agrees: reported, not
 assumed. fp32 must agree to `FP32_TOLERANCE`; int8 is reported beside it.
+
+Each exported file records the fingerprint of the model folder it came from (weights, config with its labels,
+length configuration: `wellread.models.fingerprint`) in its ONNX metadata (`FINGERPRINT_KEY`), and
+onnx_check.json records it beside the checks: the ONNX backends refuse a file whose fingerprint is not the
+folder's (the weights or labels changed since the export).
+
+`export(ExportOptions)` is the whole job, from a model folder to checked files: `wellread export` and a recipe's
+export stage both call it.
 """
 
 from __future__ import annotations
@@ -25,7 +33,13 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     import onnx
 
-from wellread.infer.backends import ONNX_FILES, OnnxBackend, TorchBackend
+from wellread.infer.backends import FINGERPRINT_KEY, ONNX_FILES, OnnxBackend, TorchBackend
+from wellread.infer.load import TASK_HEADS, pipeline_task
+from wellread.infer.options import ExportOptions
+from wellread.models.checkpoint import load_model
+from wellread.models.fingerprint import fingerprint
+from wellread.models.folder import read_model_folder
+from wellread.textio import write_text_atomic
 
 FP32_TOLERANCE = 1e-3
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -185,14 +199,59 @@ def check_agreement(model: nn.Module, onnx_path: str | Path, backend: str,
     return Agreement(backend, diff, largest, agree / max(total, 1), tolerance)
 
 
-def export_folder(model: nn.Module, out: str | Path, int8: bool = False) -> list[Agreement]:
-    """model.onnx (and model_int8.onnx) in `out`, each checked against PyTorch; writes onnx_check.json."""
+def stamp(path: Path, value: str) -> None:
+    """Record `value` as the fingerprint (`FINGERPRINT_KEY`) in the metadata of the ONNX model at `path`."""
+    import onnx
+
+    model = onnx.load(str(path))
+    kept = [p for p in model.metadata_props if p.key != FINGERPRINT_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = FINGERPRINT_KEY, value
+    onnx.save(model, str(path))
+
+
+def export_folder(model: nn.Module, out: str | Path, *, source: str | Path, int8: bool = False) -> list[Agreement]:
+    """model.onnx (and model_int8.onnx) in `out`, each checked against PyTorch and stamped with the fingerprint of
+    the model folder `source` that `model` was loaded from; writes onnx_check.json (the fingerprint and the
+    checks)."""
     out = Path(out)
+    value = fingerprint(source)
     fp32 = export_onnx(model, out / ONNX_FILES["onnx"])
+    stamp(fp32, value)
     report = [check_agreement(model, fp32, "onnx")]
+    int8_path = out / ONNX_FILES["onnx-int8"]
     if int8:
-        int8_path = quantize_int8(fp32, out / ONNX_FILES["onnx-int8"])
+        quantize_int8(fp32, int8_path)
+        stamp(int8_path, value)
         report.append(check_agreement(model, int8_path, "onnx-int8", tolerance=None))
-    (out / "onnx_check.json").write_text(json.dumps([asdict(a) | {"ok": a.ok} for a in report], indent=2) + "\n")
+    checks = [asdict(a) | {"ok": a.ok} for a in report]
+    write_text_atomic(out / "onnx_check.json", json.dumps({"fingerprint": value, "checks": checks}, indent=2) + "\n")
     return report
 
+
+@dataclass
+class Export:
+    """What `export` wrote, and how each file agrees with PyTorch."""
+
+    folder: Path
+    files: list[Path]
+    checks: list[Agreement]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every checked file agrees within its tolerance (fp32: `FP32_TOLERANCE`)."""
+        return all(a.ok for a in self.checks)
+
+
+def export(options: ExportOptions) -> Export:
+    """`wellread export` and a recipe's export stage: read the model folder `options.model`, load its model with
+    the head it was saved with, write `options.format` files into `options.out` (default the model folder) and
+    check each against PyTorch (`export_folder`)."""
+    folder = read_model_folder(options.model)
+    model, _ = load_model(folder, TASK_HEADS[pipeline_task(folder)])
+    out = Path(options.out or folder.path)
+    checks = export_folder(model.eval(), out, source=folder.path, int8=options.int8)
+    files = [out / ONNX_FILES[a.backend] for a in checks]
+    return Export(out, files, checks)

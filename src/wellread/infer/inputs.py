@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from wellread.errors import DataError
+from wellread.textio import decode_lines, numbered_lines
 
 
 def parse_line(line: str, fields: tuple[str, ...], where: str) -> dict[str, Any]:
@@ -33,21 +35,19 @@ def parse_line(line: str, fields: tuple[str, ...], where: str) -> dict[str, Any]
 
 
 def file_lines(path: str) -> Iterator[tuple[str, str]]:
-    """(where, line) of a file (or "-": stdin), line ends stripped; DataError naming the file."""
-    if path == "-":
-        for number, line in enumerate(sys.stdin, start=1):
-            yield f"stdin:{number}", line.rstrip("\r\n")
-        return
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            for number, line in enumerate(f, start=1):
-                yield f"{path}:{number}", line.rstrip("\r\n")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder; give a file of records, one a line") from None
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 ({err})") from None
+    """(where, line) of a file (or "-": stdin), line ends stripped; DataError naming the file (and the line of
+    bad UTF-8)."""
+    lines: Iterable[tuple[int, str]]
+    if path == "-":  # bytes, decoded line by line; a text stream when stdin has been replaced by one
+        stdin = getattr(sys.stdin, "buffer", None)
+        lines = decode_lines(stdin, "stdin") if stdin is not None else enumerate(sys.stdin, start=1)
+    elif Path(path).is_dir():
+        raise DataError(f"{path} is a folder; give a file of records, one a line")
+    else:
+        lines = numbered_lines(Path(path))
+    name = "stdin" if path == "-" else path
+    for number, line in lines:
+        yield f"{name}:{number}", line.rstrip("\r\n")
 
 
 def read_records(arguments: Iterable[str], files: Iterable[str], fields: tuple[str, ...]) -> list[tuple[str, Any]]:

@@ -49,7 +49,9 @@ class Pipeline:
         self.max_length = max_length or limit
 
     def parse(self, item: str | Mapping[str, Any], where: str = "input") -> Record:
-        """A checked record from a string or a mapping; WellreadError naming `where` and the problem."""
+        """A checked record from a string or a mapping; WellreadError naming `where` and the problem (a missing
+        field, a text that is not a string, empty or only whitespace, or not encodable as UTF-8). The CLI, the
+        library and the server (422) all check records here."""
         if isinstance(item, str):
             item = {self.fields[0]: item}
         if not isinstance(item, Mapping):
@@ -61,8 +63,8 @@ class Pipeline:
                 raise WellreadError(f"{where}: missing field {name!r} (fields: {sorted(record)}; "
                                     f"expected {self._field_list()})")
         for name in self.fields:
-            if name in record and not isinstance(record[name], str):
-                raise WellreadError(f"{where}: field {name!r} must be a string, got {type(record[name]).__name__}")
+            if name in record:
+                check_text(record[name], f"{where}: field {name!r}")
         self.check(record, where)
         return record
 
@@ -119,6 +121,20 @@ class Pipeline:
         """What the pipeline runs, for logs and the server's health endpoint."""
         return {"task": self.task, "backend": self.backend.name, "batch_size": self.batch_size,
                 "max_length": self.max_length}
+
+
+def check_text(value: Any, what: str) -> None:
+    """WellreadError starting with `what` unless `value` is a string with something besides whitespace that UTF-8
+    can encode (a lone surrogate such as "\\ud800", which JSON can carry, cannot be)."""
+    if not isinstance(value, str):
+        raise WellreadError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise WellreadError(f"{what} is {'empty' if not value else 'only whitespace'}: there is nothing to read")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise WellreadError(f"{what} is not valid Unicode text: a lone surrogate "
+                            f"{value[err.start]!r} at character {err.start + 1}") from None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

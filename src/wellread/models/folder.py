@@ -15,6 +15,7 @@ from pathlib import Path
 from wellread.config import BertConfig, load_config
 from wellread.errors import CheckpointError, ConfigError
 from wellread.models import head_of_architecture
+from wellread.models.fingerprint import check_length_config
 from wellread.models.length import LengthConfig, read_length_config
 from wellread.tokenizer import Tokenizer
 
@@ -26,7 +27,10 @@ UNNAMED_LABEL = re.compile(r"^LABEL_\d+$")
 
 
 def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
-    """A local model folder, or a hub id (`google/bert_uncased_L-2_H-128_A-2`) downloaded to the HF cache."""
+    """A local model folder, or a hub id (`google/bert_uncased_L-2_H-128_A-2`) downloaded to the HF cache.
+
+    A name shaped like a hub id that is no local folder is tried on the hub; if that fails, the error names both
+    the local folder looked for and the hub's answer (its first line)."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
@@ -39,9 +43,11 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
 
         return Path(snapshot_download(str(name_or_path), revision=revision, allow_patterns=HUB_FILES))
     except Exception as err:  # the hub client raises many types: offline, 404, gated, bad revision
+        first = (str(err).splitlines() or [""])[0]
         raise CheckpointError(
-            f"{name_or_path}: not a local folder, and the Hugging Face hub could not provide it "
-            f"({type(err).__name__}: {err}). Offline? Download it elsewhere and pass the folder."
+            f"{name_or_path}: no local folder {path.absolute()}, and the Hugging Face hub could not provide it as a "
+            f"model id ({type(err).__name__}: {first}). A typo in the path? Offline? Download it elsewhere and "
+            "pass the folder."
         ) from None
 
 
@@ -99,5 +105,6 @@ def read_model_folder(name_or_path: str | Path, revision: str | None = None) -> 
         except ConfigError:
             head = None
     labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if config.id2label else None
+    check_length_config(path)  # a searched configuration fits the weights it was searched on only
     return ModelFolder(path, config, head, labels, config.problem_type,
                        read_length_config(path, config.num_hidden_layers))

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from wellread.errors import ConfigError
+from wellread.textio import write_text_atomic
 
 FILE_NAME = "length_config.json"
 MIN_TOKENS = 4
@@ -123,7 +124,7 @@ def save_length_config(config: LengthConfig, folder: str | Path, info: dict[str,
     """Write `length_config.json` into a model folder (with `info`, e.g. how the search chose it)."""
     path = Path(folder) / FILE_NAME
     data = config.to_dict() | ({"info": info} if info else {})
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
     return path
 
 

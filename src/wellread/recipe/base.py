@@ -24,6 +24,8 @@ class StageRecord:
     details: dict[str, Any]
     seconds: float
     finished: str
+    key_parts: dict[str, str] = field(default_factory=dict)
+    """Digests of what the key hashes (type, options, files, previous), to say why a stage runs again."""
 
 
 @dataclass
@@ -61,3 +63,6 @@ class StageType:
     produces: tuple[str, ...]
     resumable: bool = False
     """Whether a re-run after a crash continues the stage's own checkpoints instead of starting it over."""
+    replaced_by: dict[str, str] = field(default_factory=dict)
+    """Input option -> the option that, when set, makes that input unneeded (pack's `tokenizer` when the stage is
+    given a `vocab_size` to train its own)."""

@@ -9,12 +9,13 @@ speed, intended uses and limitations, and how to use it.
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from wellread.recipe import options as o
+from wellread.options import option
 from wellread.recipe.base import StageContext, StageRecord, StageResult
 
 PIPELINE_TAGS = {"masked-lm": "fill-mask", "pretraining": "fill-mask", "sequence-classification":
@@ -28,6 +29,16 @@ DEFAULT_USES = ("A compact English encoder for fast CPU inference and for experi
 DEFAULT_LIMITS = ("Trained briefly on a small corpus: far below full-size BERT on language understanding, and it "
                   "inherits the topics, dialects and biases of its corpus (see Training data). Not evaluated "
                   "for safety-critical or high-stakes decisions; check it on your own data before relying on it.")
+
+
+
+@dataclass(kw_only=True)
+class CardOptions:
+    """Write the model card (README.md) into every model folder the recipe produced."""
+
+    intended_uses: str = option("", help="the card's Intended uses section (default: `DEFAULT_USES`)")
+    limitations: str = option("", help="the card's Limitations section (default: `DEFAULT_LIMITS`)")
+    tags: list[str] = option([], help="tags added to the card's metadata (after wellread, bert, compact)")
 
 
 def cpu_name() -> str:
@@ -108,8 +119,9 @@ def metadata(recipe_name: str, model_name: str, own: str, pipeline: str, records
     return meta
 
 
-def render(ctx: StageContext, opts: o.CardOptions, record: StageRecord, folder: str) -> str:
+def render(ctx: StageContext, opts: CardOptions, record: StageRecord, folder: str) -> str:
     """The README.md text for the model folder that `record`'s stage wrote."""
+    from wellread.models.fingerprint import fingerprint
     from wellread.models.folder import read_model_folder
 
     recipe, records = ctx.recipe, ctx.earlier
@@ -121,6 +133,7 @@ def render(ctx: StageContext, opts: o.CardOptions, record: StageRecord, folder: 
     base = record.inputs.get("model") or record.inputs.get("student")
     meta = metadata(recipe.name, name, record.name, pipeline, records, recipe.language, recipe.license, opts.tags,
                     base if base and not Path(str(base)).exists() else None)
+    meta["wellread_fingerprint"] = fingerprint(folder)  # the weights, config and length configuration described
     weights = Path(folder) / "model.safetensors"
     params = next((s["parameters"] for r in _find(records, "evaluate") for s in r.details["speed"].values()), None)
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip(), "---", "", f"# {name}", ""]
@@ -249,7 +262,7 @@ def _usage_section(folder: str, pipeline: str) -> list[str]:
             f'model = {auto}.from_pretrained("{folder}")', "```", ""]
 
 
-def run_card(opts: o.CardOptions, ctx: StageContext) -> StageResult:
+def run_card(opts: CardOptions, ctx: StageContext) -> StageResult:
     """README.md into every model folder of the earlier stages, and a copy of each in the stage folder."""
     outputs = {}
     for record in ctx.earlier:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from wellread.corpus.pack import split_sentences
 from wellread.errors import DataError
+from wellread.options import option, positive
 
 TOPICS: dict[str, str] = {
     "matplotlib": "plotting", "torch": "deep-learning", "networkx": "graphs", "sympy": "symbolic-math",
@@ -44,6 +45,20 @@ _LINK = re.compile(r"`([^`<]+?)\s*<[^>]+>`_*")
 _MARKUP = re.compile(r"``|`|\*\*|(?<!\w)\*(?=\w)|(?<=\w)\*(?!\w)|\|")
 _FIELD = re.compile(r"^\s*[\w*.\[\], ]+\s*(\([^)]*\))?\s*:(\s|$)")
 _SKIP = (">>>", "...:", "---", "===", "~~~", "::", "..", "http", "$", "\\", "{", "}", "=>", "->", "[source]")
+
+
+@dataclass(kw_only=True)
+class PackageDocsOptions:
+    """The recipe's package-docs stage: English prose and a topic-classification task from installed packages'
+    docstrings (offline)."""
+
+    words_per_package: int = option(120_000, help="words of prose kept per package")
+    train_per_label: int = option(1200, help="training sentences per topic")
+    dev_per_label: int = option(150, help="dev sentences per topic")
+    seed: int = option(0, help="random seed (which files and sentences)")
+
+    def check(self) -> list[tuple[str, str]]:
+        return positive(self, "words_per_package", "train_per_label", "dev_per_label")
 
 
 @dataclass

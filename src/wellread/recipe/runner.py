@@ -3,9 +3,12 @@
 Every stage writes into OUT/NAME. When it finishes, OUT/.stages/NAME.json (its done marker) records a key: a
 hash of its type and options, the fingerprints (sizes and modification times) of the files its options name,
 and the key and finish time of the stage before it. On a re-run a stage is skipped when its marker's key
-matches and its outputs exist; otherwise it runs again, and so does every stage after it (a changed option or a
-new corpus snapshot re-runs from there on). A stage that stopped part-way with the same key continues its own
-checkpoints (pretrain, finetune); with another key its folder is cleared first.
+matches and its outputs exist; otherwise it runs again, saying why (which part of the key changed, or which
+output is missing), and so does every stage after it (a changed option or a new corpus snapshot re-runs from
+there on). Paths inside OUT are recorded relative to it (`$OUT/NAME/...`), so a run folder copied or moved
+elsewhere still finds its finished stages. A stage that stopped part-way with the same key continues its own
+checkpoints (pretrain, finetune: every `save_every` steps); one that saved none says that it starts over; with
+another key its folder is cleared first.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ def plan(recipe: Recipe, registry: dict[str, StageType] = STAGES) -> list[Planne
         inputs = []
         for option, kind in stage.inputs.items():
             value = getattr(spec.options, option)
+            if value is None and getattr(spec.options, stage.replaced_by.get(option, ""), None) is not None:
+                continue
             if value is None and kind not in produced:
                 where = f"{recipe.source}:{spec.line}: " if spec.line else ""
                 problems.append(f"{where}stages[{i}] ({spec.name}): needs a {kind} input: put a stage that "
@@ -98,12 +103,57 @@ def fingerprint(value: Any) -> Any:
     return {"path": value, "files": len(files), "sha256": digest.hexdigest()[:16]}
 
 
+def _key_payload(spec: StageSpec, previous: StageRecord | None) -> dict[str, Any]:
+    options = dataclasses.asdict(spec.options)
+    return {"type": spec.type, "options": options, "files": {k: fingerprint(v) for k, v in options.items()},
+            "previous": [previous.hash, previous.finished] if previous else None}
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
 def stage_key(spec: StageSpec, previous: StageRecord | None) -> str:
     """The hash that decides whether a stage's done marker is still valid (see the module docstring)."""
-    options = dataclasses.asdict(spec.options)
-    payload = {"type": spec.type, "options": options, "files": {k: fingerprint(v) for k, v in options.items()},
-               "previous": [previous.hash, previous.finished] if previous else None}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return _digest(_key_payload(spec, previous))
+
+
+def key_parts(spec: StageSpec, previous: StageRecord | None) -> dict[str, str]:
+    """A digest of each part of `stage_key`'s payload: what a done marker records to say why its key changed."""
+    return {name: _digest(value) for name, value in _key_payload(spec, previous).items()}
+
+
+KEY_CHANGES = {"type": "its stage type changed", "options": "its options changed",
+               "files": "the input files its options name changed (path, size or modification time)",
+               "previous": "the stage before it ran again"}
+"""Key part -> why a stage whose marker's part differs runs again."""
+
+PROGRESS = ("checkpoint", "done.json", "grid.jsonl")
+"""What an interrupted training stage continues from, anywhere in its folder: a loop checkpoint (saved every
+`save_every` steps), a finished pretraining phase or distillation stage, a grid's finished runs."""
+
+
+def to_marker(value: Any, out: Path) -> Any:
+    """A path string inside `out` (or a list of them) as `$OUT/relative`, so a copied run folder keeps its
+    records; anything else unchanged."""
+    if isinstance(value, list):
+        return [to_marker(v, out) for v in value]
+    if not isinstance(value, str) or not os.path.exists(value):
+        return value
+    try:
+        relative = Path(value).resolve().relative_to(out.resolve())
+    except ValueError:
+        return value
+    return "$OUT" if relative == Path() else f"$OUT/{relative.as_posix()}"
+
+
+def from_marker(value: Any, out: Path) -> Any:
+    """`to_marker` undone against the run folder `out` of this run."""
+    if isinstance(value, list):
+        return [from_marker(v, out) for v in value]
+    if isinstance(value, str) and (value == "$OUT" or value.startswith("$OUT/")):
+        return str(out / value.removeprefix("$OUT").lstrip("/"))
+    return value
 
 
 class Runner:
@@ -119,14 +169,22 @@ class Runner:
     def _marker(self, name: str, suffix: str = ".json") -> Path:
         return self.state / f"{name}{suffix}"
 
-    def _done(self, name: str, key: str) -> StageRecord | None:
+    def _done(self, name: str, key: str, parts: dict[str, str]) -> tuple[StageRecord | None, str]:
+        """(the stage's record when it is complete for `key`, else None with why it runs again: "" when it never
+        finished)."""
         path = self._marker(name)
         if not path.is_file():
-            return None
+            return None, ""
         record = StageRecord(**json.loads(path.read_text(encoding="utf-8")))
-        if record.hash != key or not all(Path(p).exists() for p in record.outputs.values()):
-            return None
-        return record
+        record.inputs = {k: from_marker(v, self.recipe.out) for k, v in record.inputs.items()}
+        record.outputs = {k: from_marker(v, self.recipe.out) for k, v in record.outputs.items()}
+        if record.hash != key:
+            changed = [KEY_CHANGES[k] for k in KEY_CHANGES if record.key_parts.get(k, parts[k]) != parts[k]]
+            return None, "; ".join(changed) or "its options, input files or the stage before it changed"
+        missing = [p for p in record.outputs.values() if not Path(p).exists()]
+        if missing:
+            return None, f"its output {missing[0]} is missing"
+        return record, ""
 
     def run(self) -> list[StageRecord]:
         """Every stage in order; StageFailed (after printing the summary) when one raises."""
@@ -139,15 +197,18 @@ class Runner:
         print(f"recipe {self.recipe.name!r}: {total} stages -> {self.recipe.out}", flush=True)
         for i, planned in enumerate(self.planned, 1):
             spec = planned.spec
-            key = stage_key(spec, self.records[-1] if self.records else None)
-            record = self._done(spec.name, key)
+            previous = self.records[-1] if self.records else None
+            key, parts = stage_key(spec, previous), key_parts(spec, previous)
+            record, why = self._done(spec.name, key, parts)
             if record is not None:
                 print(f"[{i}/{total}] {spec.name}: already complete, skipped ({record.summary})", flush=True)
                 self.rows.append(Row(spec.name, spec.type, "skipped (done)", record.seconds, record.summary))
                 self.records.append(record)
                 continue
+            if why:
+                print(f"[{i}/{total}] {spec.name}: finished before, runs again: {why}", flush=True)
             try:
-                record = self._run_stage(i, planned, key)
+                record = self._run_stage(i, planned, key, parts)
             except BaseException as err:
                 first_line = (str(err).splitlines() or [type(err).__name__])[0]
                 self.rows.append(Row(spec.name, spec.type, "FAILED", 0.0, first_line[:100]))
@@ -165,12 +226,17 @@ class Runner:
         self.print_summary()
         return self.records
 
-    def _run_stage(self, i: int, planned: Planned, key: str) -> StageRecord:
+    def _run_stage(self, i: int, planned: Planned, key: str, parts: dict[str, str]) -> StageRecord:
         spec = planned.spec
         out = self.recipe.out / spec.name
         started = self._marker(spec.name, ".started")
         resume = (planned.stage.resumable and started.is_file() and out.is_dir()
                   and started.read_text(encoding="utf-8").strip() == key)
+        note = ""
+        if resume:
+            saved = any(path.name in PROGRESS for path in out.rglob("*"))
+            note = (": resuming an interrupted run from what it saved" if saved else
+                    ": an interrupted run saved no checkpoint yet (see save_every), so it starts from step 0")
         self._marker(spec.name).unlink(missing_ok=True)
         if not resume:
             shutil.rmtree(out, ignore_errors=True)
@@ -179,8 +245,7 @@ class Runner:
         outputs = {r.name: r.outputs for r in self.records}
         inputs = {option: value if value is not None else outputs[source][planned.stage.inputs[option]]
                   for option, value, source in planned.inputs}
-        print(f"\n[{i}/{len(self.planned)}] {spec.name} ({spec.type})"
-              + (": resuming an interrupted run" if resume else "") + f" -> {out}", flush=True)
+        print(f"\n[{i}/{len(self.planned)}] {spec.name} ({spec.type}){note} -> {out}", flush=True)
         t0 = time.perf_counter()
         result = planned.stage.run(spec.options, StageContext(spec.name, out, inputs, resume, list(self.records),
                                                                self.recipe))
@@ -189,9 +254,12 @@ class Runner:
             name=spec.name, type=spec.type, hash=key, options=dataclasses.asdict(spec.options),
             inputs=inputs, outputs=result.outputs, summary=result.summary,
             details=result.details, seconds=seconds,
-            finished=dt.datetime.now(dt.timezone.utc).isoformat())  # microseconds: a re-run is always new
-        self._marker(spec.name).write_text(json.dumps(dataclasses.asdict(record), indent=2, default=str) + "\n",
-                                           encoding="utf-8")
+            finished=dt.datetime.now(dt.timezone.utc).isoformat(),  # microseconds: a re-run is always new
+            key_parts=parts)
+        marker = dataclasses.asdict(record) | {
+            "inputs": {k: to_marker(v, self.recipe.out) for k, v in inputs.items()},
+            "outputs": {k: to_marker(v, self.recipe.out) for k, v in result.outputs.items()}}
+        self._marker(spec.name).write_text(json.dumps(marker, indent=2, default=str) + "\n", encoding="utf-8")
         started.unlink(missing_ok=True)
         print(f"[{i}/{len(self.planned)}] {spec.name}: done in {_duration(seconds)}: {result.summary}", flush=True)
         return record

@@ -9,6 +9,7 @@ packed, model (a pretrained encoder), finetuned (a model with a task head).
 from __future__ import annotations
 
 from wellread.corpus.build import BuildOptions
+from wellread.corpus.pack import PackOptions
 from wellread.distill.options import DistillOptions, GeneralDistillOptions
 from wellread.dynamic.options import LengthDropOptions, SearchOptions
 from wellread.finetune.options import FinetuneOptions
@@ -21,18 +22,24 @@ from wellread.recipe import (
     stages_export,
     stages_train,
 )
-from wellread.recipe import options as o
 from wellread.recipe.base import StageType
+from wellread.recipe.card import CardOptions
+from wellread.recipe.package_docs import PackageDocsOptions
+from wellread.recipe.stages_eval import EvaluateStageOptions
+from wellread.recipe.stages_export import ExportStageOptions
+from wellread.tokenizer import TokenizerTrainOptions
+from wellread.train.pretrain import PretrainOptions
 
 
 def _registry() -> dict[str, StageType]:
     return {
-        "package-docs": StageType(o.PackageDocsOptions, stages_data.run_package_docs, {}, ("raw", "task")),
+        "package-docs": StageType(PackageDocsOptions, stages_data.run_package_docs, {}, ("raw", "task")),
         "corpus": StageType(BuildOptions, stages_data.run_corpus, {"inputs": "raw"}, ("corpus",)),
-        "tokenizer": StageType(o.TokenizerOptions, stages_data.run_tokenizer, {"corpus": "corpus"}, ("tokenizer",)),
-        "pack": StageType(o.PackOptions, stages_data.run_pack, {"corpus": "corpus", "tokenizer": "tokenizer"},
-                          ("packed",)),
-        "pretrain": StageType(o.PretrainOptions, stages_train.run_pretrain, {"packed": "packed"}, ("model",),
+        "tokenizer": StageType(TokenizerTrainOptions, stages_data.run_tokenizer, {"corpus": "corpus"},
+                               ("tokenizer",)),
+        "pack": StageType(PackOptions, stages_data.run_pack, {"corpus": "corpus", "tokenizer": "tokenizer"},
+                          ("packed",), replaced_by={"tokenizer": "vocab_size"}),
+        "pretrain": StageType(PretrainOptions, stages_train.run_pretrain, {"data": "packed"}, ("model",),
                               resumable=True),
         "general-distill": StageType(GeneralDistillOptions, stages_distill.run_general_distill,
                                      {"data": "corpus"}, ("model",), resumable=True),
@@ -44,9 +51,9 @@ def _registry() -> dict[str, StageType]:
         "lengthdrop": StageType(LengthDropOptions, stages_dynamic.run_lengthdrop,
                                 {"model": "finetuned", "data": "task"}, ("finetuned",), resumable=True),
         "search": StageType(SearchOptions, stages_dynamic.run_search, {}, ()),
-        "export": StageType(o.ExportOptions, stages_export.run_export, {}, ()),
-        "evaluate": StageType(o.EvaluateOptions, stages_eval.run_evaluate, {}, ()),
-        "card": StageType(o.CardOptions, card.run_card, {}, ()),
+        "export": StageType(ExportStageOptions, stages_export.run_export, {}, ()),
+        "evaluate": StageType(EvaluateStageOptions, stages_eval.run_evaluate, {}, ()),
+        "card": StageType(CardOptions, card.run_card, {}, ()),
     }
 
 

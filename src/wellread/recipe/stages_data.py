@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 from wellread.corpus.build import BuildOptions
-from wellread.recipe import options as o
+from wellread.corpus.pack import PackOptions
 from wellread.recipe.base import StageContext, StageResult
+from wellread.recipe.package_docs import PackageDocsOptions, write_package_docs
+from wellread.tokenizer import TokenizerTrainOptions
 
 
-def run_package_docs(opts: o.PackageDocsOptions, ctx: StageContext) -> StageResult:
+def run_package_docs(opts: PackageDocsOptions, ctx: StageContext) -> StageResult:
     """English prose and a topic task from the installed packages' docstrings (see `package_docs`)."""
-    from wellread.recipe.package_docs import write_package_docs
-
     report = write_package_docs(ctx.out, opts.words_per_package, opts.train_per_label, opts.dev_per_label,
                                 seed=opts.seed)
     words = sum(p["words"] for p in report.packages.values())
@@ -49,29 +48,32 @@ def run_corpus(opts: BuildOptions, ctx: StageContext) -> StageResult:
     return StageResult({"corpus": str(ctx.out)}, summary, details)
 
 
-def run_tokenizer(opts: o.TokenizerOptions, ctx: StageContext) -> StageResult:
-    """A fresh WordPiece vocabulary trained on the corpus documents."""
-    from wellread.corpus.pack import corpus_paths, read_documents
-    from wellread.tokenizer import Tokenizer
+def _items(value: str | list[str]) -> list[str]:
+    """An input that is one path or a list of them, as a list."""
+    return value if isinstance(value, list) else [value]
 
-    paths = corpus_paths([ctx.inputs["corpus"]])
-    tokenizer = Tokenizer.train(read_documents(paths), vocab_size=opts.vocab_size, min_frequency=opts.min_frequency,
-                                lowercase=opts.lowercase, limit_alphabet=opts.limit_alphabet, show_progress=False)
-    tokenizer.save(ctx.out)
+
+def run_tokenizer(opts: TokenizerTrainOptions, ctx: StageContext) -> StageResult:
+    """`train_tokenizer()` on the corpus documents into the stage folder (no progress bars)."""
+    from wellread.textio import corpus_paths, read_documents
+    from wellread.tokenizer import train_tokenizer
+
+    documents = read_documents(corpus_paths(_items(ctx.inputs["corpus"])))
+    tokenizer = train_tokenizer(replace(opts, out=ctx.out, quiet=True), documents)
     example = "The quick brown fox jumps over the lazy dog."
     print(f"  vocabulary of {tokenizer.vocab_size} tokens; {example!r} -> {' '.join(tokenizer.tokenize(example))}")
     return StageResult({"tokenizer": str(ctx.out)}, f"{tokenizer.vocab_size:,} WordPiece tokens",
                        {"vocab_size": tokenizer.vocab_size, "lowercase": tokenizer.lowercase})
 
 
-def run_pack(opts: o.PackOptions, ctx: StageContext) -> StageResult:
-    """Two-segment training sequences for each max length, with a validation split by document hash."""
-    from wellread.corpus.pack import corpus_paths, pack, read_documents
-    from wellread.tokenizer import Tokenizer
+def run_pack(opts: PackOptions, ctx: StageContext) -> StageResult:
+    """`pack_corpus()` into the stage folder (no progress bar): two-segment training sequences for each max
+    length, with a validation split by document hash."""
+    from wellread.corpus.pack import pack_corpus
 
-    tokenizer = Tokenizer.load(Path(ctx.inputs["tokenizer"]))
-    report = pack(read_documents(corpus_paths([ctx.inputs["corpus"]])), tokenizer, ctx.out, opts.max_length,
-                  val_permille=opts.val_permille, short_seq_prob=opts.short_seq_prob, seed=opts.seed, progress=False)
+    tokenizer = ctx.inputs.get("tokenizer")
+    report = pack_corpus(replace(opts, corpus=_items(ctx.inputs["corpus"]), out=ctx.out, progress=False,
+                                 tokenizer=None if tokenizer is None else str(tokenizer)))
     for name, index in report.splits.items():
         print(f"  {name}: {index['sequences']:,} sequences, {index['tokens']:,} tokens")
     first = report.splits[f"len{opts.max_length[0]}/train"]

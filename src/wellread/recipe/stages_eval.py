@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from wellread.recipe import options as o
+from wellread.finetune.options import SplitOptions
+from wellread.options import option, positive
 from wellread.recipe.base import StageContext, StageRecord, StageResult
 from wellread.timing import time_calls
+
+
+@dataclass(kw_only=True)
+class SpeedOptions:
+    """The inference speed of each model folder on every backend it has (`measure_speed`)."""
+
+    speed: bool = option(True, help="measure the speed (false: evaluate only)")
+    speed_length: int = option(128, help="tokens per input (at most the model's positions)")
+    speed_batch_sizes: list[int] = option([1, 32], help="the batch sizes timed")
+    speed_seconds: float = option(1.5, help="seconds of timed forward passes per batch size, after two warm-up "
+                                            "passes")
+    threads: int = option(1, help="torch threads for the speed figures (1: comparable across machines and runs)")
+
+    def check(self) -> list[tuple[str, str]]:
+        return positive(self, "speed_length", "threads", "speed_seconds")
+
+
+@dataclass(kw_only=True)
+class EvaluateStageOptions(SpeedOptions, SplitOptions):
+    """Re-evaluate each fine-tuned model from its saved folder (`wellread evaluate`'s job, on the split it names:
+    the model, data and how they are read come from the model's fine-tune stage), and measure inference speed."""
 
 
 def measure_speed(folder: str | Path, length: int, batch_sizes: list[int], threads: int,
@@ -75,7 +98,7 @@ def check_reproduces(record: StageRecord, metrics: dict[str, float], tolerance: 
     print(f"  {record.name}: the saved model reproduces its recorded dev metrics")
 
 
-def run_evaluate(opts: o.EvaluateOptions, ctx: StageContext) -> StageResult:
+def run_evaluate(opts: EvaluateStageOptions, ctx: StageContext) -> StageResult:
     """Each fine-tuned model on `split`, then the speed of each model folder (the fine-tuned ones, else the
     latest pretrained one)."""
     finetuned = [r for r in ctx.earlier if "finetuned" in r.outputs]

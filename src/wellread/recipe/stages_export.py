@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from wellread.errors import WellreadError
-from wellread.recipe import options as o
+from wellread.infer.options import ExportOptions
+from wellread.options import option
 from wellread.recipe.base import StageContext, StageResult
 
 
-def run_export(opts: o.ExportOptions, ctx: StageContext) -> StageResult:
-    """`wellread export --onnx [--int8]` on every fine-tuned model folder (else the latest pretrained one)."""
-    from wellread.infer.export import export_folder
-    from wellread.infer.load import TASK_HEADS, pipeline_task
-    from wellread.models.checkpoint import load_model
-    from wellread.models.folder import read_model_folder
+@dataclass(kw_only=True)
+class ExportStageOptions(ExportOptions):
+    """ONNX export of each task model (else the latest pretrained one) into its own folder, where `wellread
+    classify/serve/bench --backend onnx` find it; each file is checked against PyTorch. The options of `wellread
+    export`, but a recipe writes model_int8.onnx unless told not to (the command only when asked)."""
+
+    int8: bool = option(True, help="also write model_int8.onnx (dynamic int8 quantization of the matrix products)")
+
+
+def run_export(opts: ExportStageOptions, ctx: StageContext) -> StageResult:
+    """`export()` (what `wellread export` runs) on every fine-tuned model folder (else the latest pretrained one)."""
+    from wellread.infer.export import export
 
     targets = [r for r in ctx.earlier if "finetuned" in r.outputs]
     targets = targets or [r for r in ctx.earlier if "model" in r.outputs][-1:]
@@ -24,17 +31,14 @@ def run_export(opts: o.ExportOptions, ctx: StageContext) -> StageResult:
     outputs, details = {}, {}
     for record in targets:
         folder = Path(record.outputs.get("finetuned") or record.outputs["model"])
-        model_folder = read_model_folder(folder)
-        model, _ = load_model(model_folder, TASK_HEADS[pipeline_task(model_folder)])
-        report = export_folder(model.eval(), folder, int8=opts.int8)
-        for agreement in report:
+        done = export(replace(opts, model=str(folder), out=folder))
+        for agreement in done.checks:
             print(f"  {record.name}: {agreement.line()}")
-        if not all(a.ok for a in report):
+        if not done.ok:
             raise WellreadError(f"the ONNX export of {folder} does not agree with PyTorch (see onnx_check.json)")
-        files = sorted(folder.glob("model*.onnx"))
-        outputs.update({f"onnx:{record.name}:{f.name}": str(f) for f in files})
-        details[record.name] = {"files": {f.name: round(f.stat().st_size / 1e6, 2) for f in files},
-                                "checks": [asdict(a) for a in report]}
+        outputs.update({f"onnx:{record.name}:{f.name}": str(f) for f in done.files})
+        details[record.name] = {"files": {f.name: round(f.stat().st_size / 1e6, 2) for f in done.files},
+                                "checks": [asdict(a) for a in done.checks]}
     count = len(outputs)
     return StageResult(outputs, f"{count} ONNX file(s) in {len(targets)} model folder(s), checked against PyTorch",
                        details)

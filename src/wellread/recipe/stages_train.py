@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 from wellread.finetune.options import FinetuneOptions
-from wellread.recipe import options as o
 from wellread.recipe.base import StageContext, StageResult
+from wellread.train.pretrain import PretrainOptions
 
 
-def run_pretrain(opts: o.PretrainOptions, ctx: StageContext) -> StageResult:
+def run_pretrain(opts: PretrainOptions, ctx: StageContext) -> StageResult:
     """`pretrain()` into the stage folder; details: each phase's final validation figures."""
     from wellread.config import load_config
-    from wellread.train.pretrain import PretrainOptions, pretrain
+    from wellread.train.pretrain import pretrain
 
-    finished = pretrain(PretrainOptions(
-        data=Path(ctx.inputs["packed"]), out=ctx.out, model=opts.model, phase=list(opts.phases),
-        batch_size=opts.batch_size, grad_accum=opts.grad_accum, lr=opts.lr, warmup=opts.warmup,
-        weight_decay=opts.weight_decay, optimizer=opts.optimizer, masking=opts.masking, mask_rate=opts.mask_rate,
-        sop=opts.sop, bf16=opts.bf16, eval_every=opts.eval_every, eval_sequences=opts.eval_sequences,
-        save_every=opts.save_every, threads=opts.threads, seed=opts.seed, resume=ctx.resume))
+    finished = pretrain(replace(opts, data=str(ctx.inputs["data"]), out=ctx.out, resume=ctx.resume))
     phases = [{"length": int(spec.split(":")[0]), "steps": done["steps"], "eval": done["eval"]}
               for spec, done in zip(opts.phases, finished, strict=True)]
     final = phases[-1]["eval"]

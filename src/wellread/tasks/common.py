@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wellread.errors import DataError
+from wellread.textio import numbered_lines
 
 #: How many bad rows a report lists before saying "... and N more".
 MAX_LISTED = 10
@@ -62,31 +63,36 @@ class BadRows:
             lines.append(f"  ... and {len(self.problems) - MAX_LISTED} more")
         return "\n".join(lines)
 
-    def finish(self, skip: bool = False, hint: str = "") -> None:
-        """Raise DataError listing the bad rows (or, when `skip`, warn that they were skipped)."""
+    def finish(self, skip: bool = False, hint: str = "", skipped: list[BadRows] | None = None) -> None:
+        """Raise DataError listing the bad rows (or, when `skip`, warn that they were skipped, and add this record
+        to `skipped`, so the caller can count them in its results)."""
         if not self.problems:
             return
         if skip:
             warnings.warn(f"skipped {self.report()}", DataWarning, stacklevel=3)
+            if skipped is not None:
+                skipped.append(self)
             return
         raise DataError(self.report() + (f"\n{hint}" if hint else ""))
+
+    def to_json(self) -> dict[str, object]:
+        """For results.json: the file, how many rows were bad, and the first MAX_LISTED as `line N: reason`."""
+        return {"file": str(self.path), "rows": len(self.problems),
+                "first": [f"line {line}: {reason}" for line, reason in self.problems[:MAX_LISTED]]}
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield `(line_number, line)` for every line of a UTF-8 text file, without its line end.
 
     A UTF-8 byte-order mark is removed, CRLF and LF endings are both accepted, and only `\\n` ends a line (a
-    stray `\\r` or other Unicode line separator inside a field stays in the field).
+    stray `\\r` or other Unicode line separator inside a field stays in the field). Bad UTF-8 is a DataError at
+    its file and line (`wellread.textio.numbered_lines`).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    try:
-        with open(path, encoding="utf-8-sig", newline="\n") as handle:
-            for number, line in enumerate(handle, start=1):
-                yield number, line.rstrip("\n").removesuffix("\r")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not valid UTF-8 ({error})") from error
+    for number, line in numbered_lines(path):
+        yield number, line.removesuffix("\n").removesuffix("\r")
 
 
 def split_tsv(line: str) -> list[str]:

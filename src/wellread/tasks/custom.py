@@ -19,6 +19,7 @@ from typing import Any
 
 from wellread.errors import DataError
 from wellread.tasks.common import BadRows, Example, read_lines, split_tsv
+from wellread.textio import numbered_lines
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
@@ -30,18 +31,16 @@ def _table_rows(path: Path, file_format: str) -> Iterator[tuple[int, list[str]]]
             if line.strip():
                 yield number, split_tsv(line)
         return
+    # Lines are decoded one by one (bad UTF-8 is reported at its own line); csv joins a quoted field's lines.
+    reader = csv.reader(line for _, line in numbered_lines(path))
+    start = 1
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            start = 1
-            for fields in reader:
-                if any(field.strip() for field in fields):
-                    yield start, fields
-                start = reader.line_num + 1
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise DataError(f"{path}:{start}: cannot parse as CSV ({error})") from error
+        for fields in reader:
+            if any(field.strip() for field in fields):
+                yield start, fields
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise DataError(f"{path}:{start}: cannot parse as CSV ({error})") from None
 
 
 def _json_rows(path: Path, bad: BadRows) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -101,13 +100,14 @@ def load_custom(
     *,
     file_format: str | None = None,
     skip_bad_rows: bool = False,
+    skipped: list[BadRows] | None = None,
 ) -> list[Example]:
     """Examples from a CSV/TSV/JSONL file of single texts or text pairs.
 
     `label_column=None` reads unlabelled data (label None). With `labels`, any other label is an error; without,
     every non-empty label string is accepted (collect the label list with `collect_labels`). With
     `regression=True` labels are parsed as finite floats. `skip_bad_rows=True` drops bad rows with a
-    `DataWarning` instead of raising.
+    `DataWarning` instead of raising (and adds their `BadRows` to `skipped` when given, to be counted).
     """
     path = Path(path)
     file_format = file_format or FORMATS.get(path.suffix.lower())
@@ -134,7 +134,8 @@ def load_custom(
             bad.add(number, str(error))
             continue
         examples.append(Example(text_a, text_b, label, str(row.get("id", f"{path.stem}-{number}")), number))
-    bad.finish(skip_bad_rows, hint="pass skip_bad_rows=True to drop these rows with a warning")
+    bad.finish(skip_bad_rows, hint="pass skip_bad_rows=True (--skip-bad-rows) to drop these rows with a warning",
+               skipped=skipped)
     if not examples:
         raise DataError(f"{path}: no examples found")
     return examples

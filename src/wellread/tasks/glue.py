@@ -43,9 +43,11 @@ def _parse_label(spec: TaskSpec, value: str) -> str | float:
 
 
 def read_task_file(
-    task: str | TaskSpec, path: str | Path, split: str = "train", *, skip_bad_rows: bool = False
+    task: str | TaskSpec, path: str | Path, split: str = "train", *, skip_bad_rows: bool = False,
+    skipped: list[BadRows] | None = None,
 ) -> list[Example]:
-    """Read one task TSV file into Examples (see the module docstring for layouts and bad-row handling).
+    """Read one task TSV file into Examples (see the module docstring for layouts and bad-row handling; rows
+    dropped with `skip_bad_rows` are added to `skipped` when given, to be counted).
 
     The label column is required except for test splits (`split` starting with "test"), where a file without
     it gives examples with `label=None`.
@@ -88,7 +90,8 @@ def read_task_file(
         texts = [fields[i] for i in text_indices]
         guid = fields[id_index] if id_index is not None else f"{split}-{number}"
         examples.append(Example(texts[0], texts[1] if len(texts) > 1 else None, label, guid, number))
-    bad.finish(skip_bad_rows, hint="pass skip_bad_rows=True (--skip-bad-rows) to drop these rows with a warning")
+    bad.finish(skip_bad_rows, hint="pass skip_bad_rows=True (--skip-bad-rows) to drop these rows with a warning",
+               skipped=skipped)
     return examples
 
 

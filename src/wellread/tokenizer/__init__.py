@@ -12,13 +12,15 @@ so ids, type ids and offsets are those of `transformers.BertTokenizerFast` with 
 
 Modules: `wordpiece` (the Tokenizer class: construction, vocabulary, encoding), `encoding` (Encoding, truncation,
 padding), `files` (reading and writing the `transformers` files), `training` (training a vocabulary),
-`pipeline` (BERT's `tokenizers` pipeline, special tokens, vocabulary checks).
+`pipeline` (BERT's `tokenizers` pipeline, special tokens, vocabulary checks), `job` (the options and run of
+`wellread tokenizer train` and the recipe's tokenizer stage).
 """
 
 from wellread.tokenizer.encoding import TRUNCATION_STRATEGIES, Encoding, Truncation
+from wellread.tokenizer.job import TokenizerTrainOptions, train_tokenizer
 from wellread.tokenizer.pipeline import DEFAULT_SPECIAL_TOKENS, DEFAULT_TRAIN_SPECIAL_TOKENS, SPECIAL_TOKEN_ROLES
 from wellread.tokenizer.training import corpus_files
 from wellread.tokenizer.wordpiece import Tokenizer
 
 __all__ = ["DEFAULT_SPECIAL_TOKENS", "DEFAULT_TRAIN_SPECIAL_TOKENS", "SPECIAL_TOKEN_ROLES", "TRUNCATION_STRATEGIES",
-           "Encoding", "Tokenizer", "Truncation", "corpus_files"]
+           "Encoding", "Tokenizer", "TokenizerTrainOptions", "Truncation", "corpus_files", "train_tokenizer"]

@@ -9,17 +9,20 @@ from pathlib import Path
 from tokenizers import trainers
 
 from wellread.errors import DataError, TokenizerError
-from wellread.textio import read_lines, split_compression
+from wellread.textio import corpus_paths, read_lines, split_compression
 from wellread.tokenizer.pipeline import CONTINUING_PREFIX, DEFAULT_TRAIN_SPECIAL_TOKENS, bert_pipeline
 
 
 def corpus_files(patterns: Iterable[str | Path]) -> list[Path]:
-    """Expand files, folders (every file below, sorted, hidden ones skipped) and globs into files."""
+    """Expand files, folders (every file below, sorted, hidden ones skipped; of a `corpus build` folder, the one
+    with manifest.json, its shards) and globs into files."""
     found: list[Path] = []
     for pattern in patterns:
         path = Path(pattern)
         if path.is_file():
             found.append(path)
+        elif (path / "manifest.json").is_file():  # a `corpus build` folder: its shards, as `corpus pack` reads them
+            found.extend(corpus_paths([path]))
         elif path.is_dir():
             found.extend(sorted(p for p in path.rglob("*") if p.is_file()
                                 and not any(part.startswith(".") for part in p.relative_to(path).parts)))

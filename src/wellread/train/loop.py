@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from wellread.errors import WellreadError
 from wellread.train.optim import build_optimizer, warmup_linear
+from wellread.train.state import STATE_JSON, has_state, read_state, write_state
 
 
 class Task(Protocol):
@@ -90,6 +91,9 @@ class TrainArgs:
     metrics_in_postfix: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     """Recorded in the log for the record (task options, data paths)."""
+    job: dict[str, Any] = field(default_factory=dict)
+    """The job's options as JSON (the run harness fills it in), stored with each checkpoint: a resume compares
+    them (train/run.py)."""
 
 
 def distributed() -> tuple[int, int]:
@@ -183,7 +187,7 @@ class Trainer:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.task.save(self.model, tmp)
-        torch.save(self._state(), tmp / "trainer_state.pt")
+        write_state(self._state(), tmp)
         old = self.ckpt_dir.with_name("checkpoint.old")
         if self.ckpt_dir.exists():
             os.replace(self.ckpt_dir, old)
@@ -192,19 +196,18 @@ class Trainer:
 
     def resume(self) -> bool:
         """Continue from output_dir/checkpoint if there is one; returns whether it did."""
-        state_file = self.ckpt_dir / "trainer_state.pt"
-        if not state_file.is_file():
+        if not has_state(self.ckpt_dir):
             return False
+        state = read_state(self.ckpt_dir)  # JSON + safetensors: nothing in it can run code
         if hasattr(self.task, "load"):
             self.task.load(self.model, self.ckpt_dir)
         else:
             from wellread.models.checkpoint import load_state, read_state_dict
 
             load_state(self.model, read_state_dict(self.ckpt_dir), str(self.ckpt_dir))
-        state = torch.load(state_file, weights_only=False)  # our own file: optimizer state and RNG objects
         if state["total_steps"] != self.total_steps:
-            raise WellreadError(f"{state_file} was written for {state['total_steps']} steps, this run has "
-                                f"{self.total_steps}: resume with the same options")
+            raise WellreadError(f"{self.ckpt_dir / STATE_JSON} was written for {state['total_steps']} steps, this run "
+                                f"has {self.total_steps}: resume with the same options")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best, self.history = state["step"], state["best"], state["history"]
@@ -298,8 +301,10 @@ class Trainer:
             if final is None:
                 self.task.save(self.model, out)
             else:
-                for item in final.iterdir():
-                    shutil.copy2(item, out / item.name)
+                for item in final.iterdir():  # each output file replaced only once complete
+                    tmp = out / f".{item.name}.tmp"
+                    shutil.copy2(item, tmp)
+                    os.replace(tmp, out / item.name)
         if dist.is_initialized():
             dist.barrier()  # the output folder is complete before any process reads it
         return last_eval

@@ -19,49 +19,76 @@ from wellread.corpus.pack import PackedSequences
 from wellread.errors import WellreadError
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model, save_model
+from wellread.options import option, positive
 from wellread.tokenizer import Tokenizer
+from wellread.train.folder import claim, start_afresh, writer_of
 from wellread.train.loop import distributed
 from wellread.train.pretraining import MaskingOptions, PretrainingTask
-from wellread.train.run import Run, RunOptions
+from wellread.train.run import OverwriteOptions, Run, RunOptions
+
+BATCHES = "batches and schedule"
+CHECKS = "evaluation and checkpoints"
 
 
-@dataclass
-class PretrainOptions:
-    """Everything a pretraining run needs (the `wellread pretrain` options, under their names)."""
+@dataclass(kw_only=True)
+class PretrainOptions(OverwriteOptions):
+    """Options of `wellread pretrain` and of a recipe's pretrain stage (which takes `data` from the pack stage)."""
 
-    data: Path
-    """A folder written by `wellread corpus pack`."""
-    out: Path
-    model: str = "tiny"
-    """A preset, a config.json, or a model folder to continue from."""
-    phase: list[str] | None = None
-    """LENGTH:STEPS items, one per phase (default 128:1000)."""
-    batch_size: int = 32
-    grad_accum: int = 1
-    lr: float = 1e-3
-    warmup: float = 0.06
-    weight_decay: float = 0.01
-    optimizer: str = "adamw"
-    masking: str = "wordpiece"
-    """wordpiece or whole-word."""
-    mask_rate: float = 0.15
-    sop: bool = False
-    """Add sentence-order prediction."""
-    bf16: str = "auto"
-    eval_every: int = 500
-    eval_sequences: int = 2000
-    save_every: int = 500
-    no_length_grouping: bool = False
-    threads: int = 0
-    seed: int = 0
-    resume: bool = False
-    no_progress: bool = False
+    data: str | None = option(None, cli_required=True,
+                              help="folder written by `wellread corpus pack` (a recipe: default the previous "
+                                   "stage's packed sequences)")
+    out: Path | None = option(None, cli_required=True, help="output model folder")
+    model: str = option("tiny", help="a preset (see `wellread models`), a config.json, or a model folder to "
+                                     "continue from")
+    phases: list[str] = option(["128:1000"], flag="--phase", append=True, metavar="LENGTH:STEPS",
+                               help="sequence length and optimizer steps; repeat for two-phase training")
+    batch_size: int = option(32, group=BATCHES, help="sequences per optimizer step")
+    grad_accum: int = option(1, group=BATCHES, help="micro-batches per step")
+    lr: float = option(1e-3, group=BATCHES, help="peak learning rate")
+    warmup: float = option(0.06, group=BATCHES, help="warm-up: fraction of steps or a step count")
+    weight_decay: float = option(0.01, group=BATCHES, help="decoupled weight decay (not on biases and LayerNorm)")
+    optimizer: str = option("adamw", group=BATCHES, choices=("adamw", "lamb"),
+                            help="lamb: layer-wise adaptive steps, for large batches")
+    length_grouping: bool = option(True, flag="--no-length-grouping", group=BATCHES,
+                                   help="plain shuffled batches (default: batches of similar lengths, far less "
+                                        "padding)")
+    masking: str = option("wordpiece", choices=("wordpiece", "whole-word"),
+                          help="wordpiece: each piece on its own; whole-word: all pieces of a word together")
+    mask_rate: float = option(0.15, help="share of tokens masked")
+    sop: bool = option(False, help="add sentence-order prediction (swap segments half the time)")
+    bf16: str = option("auto", choices=("auto", "on", "off"),
+                       help="bf16 autocast: auto uses it where the CPU has native bf16")
+    eval_every: int = option(500, group=CHECKS, help="validate every N steps; 0: only at the end of each phase")
+    eval_sequences: int = option(2000, group=CHECKS, help="validation sequences per evaluation")
+    save_every: int = option(500, group=CHECKS, help="checkpoint every N steps; 0: only at the end of each phase")
+    threads: int = option(0, help="CPU threads for torch (default: torch's choice)")
+    seed: int = option(0, help="random seed; phase k uses seed + k")
+    resume: bool = option(False, help="continue from the checkpoints in --out")
+    progress: bool = option(True, help="no progress bar (logs still go to log.jsonl)")
+
+    def check(self) -> list[tuple[str, str]]:
+        """(field, problem) pairs: malformed phases, non-positive sizes, negative cadences."""
+        problems = [("phases", problem) for problem in phase_problems(self.phases)]
+        problems += positive(self, "batch_size", "grad_accum", "lr", "eval_sequences")
+        return problems + [(n, f"must be >= 0, got {getattr(self, n)}") for n in ("eval_every", "save_every", "threads")
+                           if getattr(self, n) < 0]
 
 
-def parse_phases(specs: list[str] | None) -> list[tuple[int, int]]:
-    """(length, steps) of each LENGTH:STEPS item (default one phase, 128:1000)."""
+def phase_problems(specs: list[str]) -> list[str]:
+    """What is wrong with each LENGTH:STEPS item (nothing for good ones)."""
+    problems = []
+    for spec in specs:
+        try:
+            parse_phases([spec])
+        except WellreadError as err:
+            problems.append(str(err).removeprefix("--phase "))
+    return problems
+
+
+def parse_phases(specs: list[str]) -> list[tuple[int, int]]:
+    """(length, steps) of each LENGTH:STEPS item."""
     phases = []
-    for spec in specs or ["128:1000"]:
+    for spec in specs:
         try:
             length, steps = (int(x) for x in spec.split(":"))
         except ValueError:
@@ -72,8 +99,9 @@ def parse_phases(specs: list[str] | None) -> list[tuple[int, int]]:
     return phases
 
 
-def initial_model(name: str, tokenizer: Tokenizer, max_length: int) -> torch.nn.Module:
-    """A fresh model from a preset name or a config.json file, or a model folder to continue from.
+def initial_model(name: str, tokenizer: Tokenizer, max_length: int, seed: int = 0) -> torch.nn.Module:
+    """A fresh model from a preset name or a config.json file (its weights drawn with `seed`), or a model folder
+    to continue from.
 
     Preset names win over folders of the same name (write `./tiny` for a folder called tiny).
     """
@@ -85,20 +113,25 @@ def initial_model(name: str, tokenizer: Tokenizer, max_length: int) -> torch.nn.
     base = load_config(name) if name.endswith(".json") else preset(name)
     config = base.replace(vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
                           max_position_embeddings=max(512, max_length))
+    torch.manual_seed(seed)  # the same --seed gives the same initial weights (and so the same run)
     return build_model(config, "pretraining")
 
 
 def pretrain(opts: PretrainOptions) -> list[dict[str, Any]]:
     """Train every phase (see the module docstring) and save the model into `opts.out`; returns each phase's
     done.json content: its steps and last evaluation."""
-    phases = parse_phases(opts.phase)
+    phases = parse_phases(opts.phases)
     tokenizer = Tokenizer.load(Path(opts.data) / "tokenizer")
-    model = initial_model(opts.model, tokenizer, max(length for length, _ in phases))
+    model = initial_model(opts.model, tokenizer, max(length for length, _ in phases), opts.seed)
     tokenizer.check_compatible(model.config)
+    if not opts.resume:  # --out: empty, an earlier run of this job, or --overwrite (its phase folders: by Run)
+        claim(Path(opts.out), writer_of(opts), opts.overwrite)
+        if distributed()[0] == 0:
+            start_afresh(Path(opts.out), writer_of(opts))
     finished = []
     for k, (length, steps) in enumerate(phases, 1):
         run = Run(RunOptions(Path(opts.out) / f"phase{k}-len{length}", opts.resume, keep_checkpoints=True,
-                             bf16=opts.bf16, threads=opts.threads))
+                             bf16=opts.bf16, threads=opts.threads, overwrite=opts.overwrite, job=opts))
         if run.done is not None:
             model, _ = load_model(run.out, "pretraining")
             print(f"phase {k} (length {length}) already complete: {run.out}")
@@ -117,11 +150,11 @@ def train_phase(run: Run, model: torch.nn.Module, tokenizer: Tokenizer, opts: Pr
     val = PackedSequences(split / "val") if (split / "val" / "index.json").is_file() else None
     masking = MaskingOptions(rate=opts.mask_rate, whole_word=opts.masking == "whole-word", sentence_order=opts.sop)
     task = PretrainingTask(PackedSequences(split / "train"), val, tokenizer, masking, opts.eval_sequences,
-                           group_by_length=0 if opts.no_length_grouping else opts.batch_size)
+                           group_by_length=opts.batch_size if opts.length_grouping else 0)
     args = run.args(max_steps=steps, batch_size=opts.batch_size, grad_accum=opts.grad_accum, lr=opts.lr,
                     weight_decay=opts.weight_decay, warmup=opts.warmup, optimizer=opts.optimizer,
                     seed=opts.seed + k, eval_every=opts.eval_every, save_every=opts.save_every, drop_last=True,
-                    progress=not opts.no_progress, metrics_in_postfix=("mlm_acc", "tokens_per_s"),
+                    progress=opts.progress, metrics_in_postfix=("mlm_acc", "tokens_per_s"),
                     extra={"data": str(opts.data), "phase": k, "length": length})
     run.train(model, task, args, lambda t: f"phase {k}: length {length}, {steps} steps, {len(task.train)} training "
                                            f"sequences, batch {opts.batch_size}, bf16 {'on' if run.bf16 else 'off'}")
