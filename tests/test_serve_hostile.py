@@ -71,8 +71,8 @@ def test_a_lone_surrogate_fails_only_its_own_request(server: Server) -> None:
     (b'{"inputs": ' + b"[" * 90_000 + b"]" * 90_000 + b"}", "not valid JSON"),
     (b'{"inputs": [{"text": "ok", "id": 1' + b"0" * 5000 + b'}]}', "not valid JSON"),
     (b'{"inputs": [{"text": "ok", "id": "\\udfff"}]}', "not valid JSON"),
-    (b'{"inputs": [""]}', "inputs[0].text is empty"),
-    (b'{"inputs": ["fine", {"text": " \\n\\t "}]}', "inputs[1].text is empty"),
+    (b'{"inputs": [""]}', "inputs[0]: field 'text' is empty"),
+    (b'{"inputs": ["fine", {"text": " \\n\\t "}]}', "inputs[1]: field 'text' is only whitespace"),
     (b'{"inputs": [{"text": "ok", "id": {"deep": [1]}}]}', "inputs[0].id must be a string or a number"),
     (b'\xff\xfe{"inputs": ["x"]}', "not valid JSON"),
 ])

@@ -196,13 +196,9 @@ async def read_request(request: Request, pipeline: Pipeline, limits: Limits) -> 
 
 
 def check_record(record: Record, where: str, fields: tuple[str, ...], max_chars: int) -> str | None:
-    """What is wrong with a parsed record's texts and id, or None."""
+    """What is wrong with a parsed record's texts (beyond `Pipeline.parse`'s checks) and id, or None."""
     for name in fields:
-        if name not in record:
-            continue
-        if not record[name].strip():
-            return f"{where}.{name} is empty (or only whitespace)"
-        if len(record[name]) > max_chars:
+        if name in record and len(record[name]) > max_chars:
             return f"{where}.{name} has {len(record[name])} characters; the limit is {max_chars}"
     if "id" in record and (isinstance(record["id"], bool) or not isinstance(record["id"], str | int | float)):
         return f"{where}.id must be a string or a number, got {type(record['id']).__name__}"
