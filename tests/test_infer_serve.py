@@ -189,8 +189,9 @@ def run_batches(jobs: list[list[str]], late: list[str] | None = None, **options)
 
     def run(batch: list[str]) -> list[str]:
         batches.append(list(batch))
-        started.set()
-        time.sleep(0.02)
+        if not started.is_set():  # the first batch runs long enough for `late` to arrive meanwhile
+            started.set()
+            time.sleep(0.05)
         return [s.upper() for s in batch]
 
     async def scenario() -> list:
