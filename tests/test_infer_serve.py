@@ -179,3 +179,89 @@ def test_a_failing_batch_fails_only_its_requests() -> None:
 
     bad, panic, good = asyncio.run(scenario())
     assert isinstance(bad, ValueError) and isinstance(panic, Panic) and good == ["GOOD"]
+
+
+def run_batches(jobs: list[list[str]], late: list[str] | None = None, **options) -> tuple[list[list[str]], list]:
+    """Every batch `MicroBatcher` runs for `jobs` (submitted together), and `late` submitted once the first batch
+    runs; (batches, each job's result)."""
+    batches: list[list[str]] = []
+    started = threading.Event()
+
+    def run(batch: list[str]) -> list[str]:
+        batches.append(list(batch))
+        if not started.is_set():  # the first batch runs long enough for `late` to arrive meanwhile
+            started.set()
+            time.sleep(0.05)
+        return [s.upper() for s in batch]
+
+    async def scenario() -> list:
+        batcher = MicroBatcher(run, max_wait=0.0, **options)
+        batcher.start()
+        tasks = [asyncio.create_task(batcher.submit(job)) for job in jobs]
+        if late:
+            while not started.is_set():
+                await asyncio.sleep(0.001)
+            tasks.append(asyncio.create_task(batcher.submit(late)))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await batcher.close()
+        return results
+
+    return batches, asyncio.run(scenario())
+
+
+def test_a_short_request_runs_in_the_next_batch_not_behind_long_ones() -> None:
+    """Before (first come, first served): the sentence ran after all 8 x 64 long texts."""
+    long_jobs = [[f"long{j}-{i}-" + "x" * 400 for i in range(64)] for j in range(8)]
+    batches, results = run_batches(long_jobs, ["short"], max_batch=32, cost=len, max_cost=2000)
+    assert results[-1] == ["SHORT"]
+    assert all(r == [s.upper() for s in job] for r, job in zip(results[:-1], long_jobs, strict=True))
+    position = batches.index(["short"])  # alone: the long texts cost over 4 times as much
+    before = [text.split("-")[:2] for batch in batches[:position] for text in batch]
+    assert all(i == "0" for _, i in before)  # after at most one text of each long request (fair queueing)
+    assert position <= 2 and all(len(b) <= 4 for b in batches)  # 4 texts of ~408, padded, fit 2000
+    rounds = [b[0].split("-")[0] for b in batches if b != ["short"]][:3]
+    assert rounds == ["long0", "long4", "long0"]  # round-robin between the requests, not one at a time
+
+
+def test_a_stream_of_cheap_requests_does_not_starve_a_costly_one() -> None:
+    def run(batch: list[str]) -> list[str]:
+        time.sleep(0.002)
+        return batch
+
+    async def scenario() -> int:
+        batcher = MicroBatcher(run, max_batch=2, max_wait=0.0, cost=len)
+        batcher.start()
+        costly = asyncio.create_task(batcher.submit(["L" * 40]))
+        sent = 0
+
+        async def cheap_client(name: str) -> None:  # four of them: cheap requests always wait beside the costly one
+            nonlocal sent
+            while not costly.done() and sent < 200:
+                sent += 1
+                await batcher.submit([name])
+
+        await asyncio.gather(*(cheap_client(name) for name in "abcd"))
+        await batcher.close()
+        return sent
+
+    sent = asyncio.run(scenario())
+    assert 40 < sent < 120  # once the cheap ones' virtual tags pass its own (40, at 1 a batch of 2), not never (200)
+
+
+def test_a_failing_batch_is_retried_per_request_and_fails_only_the_bad_one() -> None:
+    """Before: one bad record failed every request that shared its batch."""
+    def run(batch: list[str]) -> list[str]:
+        if "bad" in batch:
+            raise ValueError("boom")
+        return [s.upper() for s in batch]
+
+    async def scenario() -> list:
+        batcher = MicroBatcher(run, max_batch=16, max_wait=0.05)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(job) for job in (["a", "b"], ["c", "bad"], ["d"])),
+                                       return_exceptions=True)
+        await batcher.close()
+        return [*results, batcher.retried]
+
+    first, bad, last, retried = asyncio.run(scenario())
+    assert first == ["A", "B"] and last == ["D"] and isinstance(bad, ValueError) and retried == 1
