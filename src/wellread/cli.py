@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lengthdrop": ("wellread.commands.lengthdrop", "train a fine-tuned model to run at any length per layer"),
     "search": ("wellread.commands.search", "search the fastest length configuration within a metric budget"),
     "classify": ("wellread.commands.classify", "classify texts or text pairs (or regress); JSON lines out"),
+    "embed": ("wellread.commands.embed", "sentence embeddings from a bare encoder; JSON lines out"),
     "tag": ("wellread.commands.tag", "tag words (NER, POS): entities with character spans; JSON lines out"),
     "answer": ("wellread.commands.answer", "answer questions from contexts (extractive QA); JSON lines out"),
     "export": ("wellread.commands.export", "export to ONNX (dynamic axes, optional int8), checked against PyTorch"),

@@ -3,7 +3,8 @@
 A backend maps a padded batch to the head's float32 logits:
 
     inputs   input_ids, attention_mask, token_type_ids: (B, T) int64; masked-LM also masked_positions (B, T) bool
-    logits   (B, C) sequence classification, (B, T, C) tagging, (B, T, 2) QA, (M, V) masked-LM at the M masks
+    logits   (B, C) sequence classification, (B, T, C) tagging, (B, T, 2) QA, (M, V) masked-LM at the M masks,
+             (B, T, H) a bare encoder's last hidden states (`TokenStates`: the embed pipeline pools them)
 
 Backends (`BACKENDS`):
 
@@ -34,6 +35,7 @@ from wellread.hardware import bf16_supported
 from wellread.models.checkpoint import load_model
 from wellread.models.fingerprint import fingerprint
 from wellread.models.folder import ModelFolder
+from wellread.models.heads import HeadOutput
 
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
@@ -50,6 +52,34 @@ class Backend(Protocol):
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """The head's float32 logits for a padded batch (see the module docstring for shapes)."""
         ...
+
+
+class TokenStates(nn.Module):
+    """A bare encoder (head "base") as the backends and the exporter see a head model: its output's `logits` are
+    the last hidden states (B, T, H), after the length configuration's drop-and-restore (every position)."""
+
+    head = "base"
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.config = encoder.config
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None) -> HeadOutput:
+        out = self.encoder(input_ids, attention_mask, token_type_ids)
+        return HeadOutput(out.last_hidden_state, out)  # (B, T, H)
+
+
+def pipeline_model(folder: ModelFolder, head: str) -> nn.Module:
+    """The PyTorch model a pipeline (and its ONNX export) runs: the folder's `head` model, which must load
+    complete (config.json and weights agree); a bare encoder ("base") wrapped in `TokenStates` (its pooler, which
+    no pipeline uses, may be absent; the encoder's weights must match exactly)."""
+    if head == "base":
+        encoder, _ = load_model(folder, head, complete=False)
+        return TokenStates(encoder).eval()
+    model, _ = load_model(folder, head, complete=True)
+    return model
 
 
 AUTO_BF16_TOKENS = 48
@@ -140,7 +170,7 @@ def load_backend(folder: ModelFolder, head: str, name: str = "auto", onnx_dir: s
     if name in ONNX_FILES:
         return OnnxBackend(Path(onnx_dir or folder.path) / ONNX_FILES[name], threads, name,
                            fingerprint=fingerprint(folder.path), folder=folder.path)
-    model, _ = load_model(folder, head, complete=True)
+    model = pipeline_model(folder, head)
     if name == "auto":
         return TorchBackend(model, bf16=bf16_supported(), bf16_min_tokens=AUTO_BF16_TOKENS, name="auto")
     return TorchBackend(model, bf16=name == "torch-bf16")

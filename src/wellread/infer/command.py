@@ -1,4 +1,4 @@
-"""What the pipeline commands (classify, tag, answer, fill-mask, predict) share: reading inputs, writing outputs."""
+"""What the pipeline commands (classify, tag, answer, fill-mask, embed, predict) share: reading inputs, writing outputs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 
 from wellread.infer.inputs import read_records
 from wellread.infer.load import load_pipeline
-from wellread.infer.options import PipelineCommandOptions
+from wellread.infer.options import EmbedOptions, PipelineCommandOptions
 from wellread.infer.pipeline import Record
+from wellread.models.folder import read_model_folder
+from wellread.models.sentence import SentenceConfig, save_sentence_config
 
 
 def run_pipeline(options: PipelineCommandOptions, task: str, **kwargs: Any) -> int:
@@ -39,3 +41,16 @@ def write_outputs(outputs: Sequence[Record], wheres: Sequence[str], output: Path
         print(f"note: {where}: {note}", file=sys.stderr)
     if len(noted) > 5:
         print(f"note: {len(noted) - 5} more inputs have notes (see their \"note\" field)", file=sys.stderr)
+
+
+def run_embed(options: EmbedOptions) -> int:
+    """`wellread embed`: with --save-pooling, first store the pooling and normalisation in the model folder (the
+    sentence-transformers layout); then one JSON line per input (`run_pipeline`)."""
+    normalize = None if options.normalize else False
+    if options.save_pooling:
+        folder = read_model_folder(options.model)
+        chosen = SentenceConfig(options.pooling or folder.sentence.pooling,
+                                folder.sentence.normalize if normalize is None else normalize,
+                                folder.sentence.max_length)
+        save_sentence_config(folder.path, chosen, folder.config.hidden_size)
+    return run_pipeline(options, "embed", pooling=options.pooling, normalize=normalize)

@@ -33,10 +33,9 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     import onnx
 
-from wellread.infer.backends import FINGERPRINT_KEY, ONNX_FILES, OnnxBackend, TorchBackend
+from wellread.infer.backends import FINGERPRINT_KEY, ONNX_FILES, OnnxBackend, TorchBackend, pipeline_model
 from wellread.infer.load import TASK_HEADS, pipeline_task
 from wellread.infer.options import ExportOptions
-from wellread.models.checkpoint import load_model
 from wellread.models.fingerprint import fingerprint
 from wellread.models.folder import read_model_folder
 from wellread.textio import write_text_atomic
@@ -247,10 +246,11 @@ class Export:
 
 def export(options: ExportOptions) -> Export:
     """`wellread export` and a recipe's export stage: read the model folder `options.model`, load its model with
-    the head it was saved with, write `options.format` files into `options.out` (default the model folder) and
+    the head it was saved with (a bare encoder: its last hidden states, which the embed pipeline pools outside the
+    graph, so one file serves every pooling), write `options.format` files into `options.out` (default the model folder) and
     check each against PyTorch (`export_folder`)."""
     folder = read_model_folder(options.model)
-    model, _ = load_model(folder, TASK_HEADS[pipeline_task(folder)])
+    model = pipeline_model(folder, TASK_HEADS[pipeline_task(folder)])
     out = Path(options.out or folder.path)
     checks = export_folder(model.eval(), out, source=folder.path, int8=options.int8)
     files = [out / ONNX_FILES[a.backend] for a in checks]

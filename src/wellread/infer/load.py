@@ -13,15 +13,16 @@ from wellread.errors import WellreadError
 from wellread.infer.answer import AnswerPipeline
 from wellread.infer.backends import load_backend, resolve_backend
 from wellread.infer.classify import ClassifyPipeline
+from wellread.infer.embed import EmbedPipeline
 from wellread.infer.fill_mask import FillMaskPipeline
 from wellread.infer.pipeline import Pipeline
 from wellread.infer.tag import TagPipeline
 from wellread.models.folder import ModelFolder, read_model_folder
 
 PIPELINES: dict[str, type[Pipeline]] = {"classify": ClassifyPipeline, "tag": TagPipeline, "answer": AnswerPipeline,
-                                        "fill-mask": FillMaskPipeline}
+                                        "fill-mask": FillMaskPipeline, "embed": EmbedPipeline}
 TASK_HEADS = {"classify": "sequence-classification", "tag": "token-classification",
-              "answer": "question-answering", "fill-mask": "masked-lm"}
+              "answer": "question-answering", "fill-mask": "masked-lm", "embed": "base"}
 """Pipeline task -> the head its model must have."""
 
 
@@ -33,8 +34,8 @@ def pipeline_task(model: ModelFolder) -> str:
     for task, task_head in TASK_HEADS.items():
         if head == task_head or (task == "fill-mask" and head == "pretraining"):
             return task
-    raise WellreadError(f"{model.path} has a {head} head; the pipelines need a classifier, tagger, QA or masked-LM "
-                        "model")
+    raise WellreadError(f"{model.path} has a {head} head; the pipelines need a classifier, tagger, QA, masked-LM "
+                        "or bare encoder (embed) model")
 
 
 def load_pipeline(model: str | Path | ModelFolder, task: str | None = None, backend: str = "auto",
@@ -44,7 +45,9 @@ def load_pipeline(model: str | Path | ModelFolder, task: str | None = None, back
     model's head does.
 
     backend: see `wellread.infer.backends` ("auto", "torch", "torch-bf16", "onnx", "onnx-int8").
-    options: task options (answer: doc_stride, max_answer_length, null_threshold; fill-mask: top_k).
+    options: task options (answer: doc_stride, max_answer_length, null_threshold; fill-mask: top_k; embed:
+    pooling, normalize, default the folder's modules.json, whose sentence_bert_config.json also gives the default
+    max_length).
     """
     folder = model if isinstance(model, ModelFolder) else read_model_folder(model)
     found = pipeline_task(folder)
@@ -55,4 +58,8 @@ def load_pipeline(model: str | Path | ModelFolder, task: str | None = None, back
         raise WellreadError(f"{folder.path} is a {found} model ({TASK_HEADS[found]} head); "
                             f"`{task}` needs a {TASK_HEADS[task]} model")
     loaded = load_backend(folder, TASK_HEADS[task], resolve_backend(backend), onnx_dir)
+    if task == "embed":
+        options["sentence"] = folder.sentence
+        if max_length is None and folder.sentence.max_length is not None:
+            max_length = min(folder.sentence.max_length, folder.config.max_position_embeddings)
     return PIPELINES[task](loaded, folder.load_tokenizer(), folder.config, batch_size, max_length, **options)

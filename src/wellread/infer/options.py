@@ -1,4 +1,4 @@
-"""The options of the inference commands (classify, tag, answer, fill-mask, predict, bench) and of export, declared
+"""The options of the inference commands (classify, tag, answer, fill-mask, embed, predict, bench) and of export, declared
 once as groups: how a pipeline runs (model, backend, ONNX folder, batch size, length, output), where its inputs
 come from, and the question-answering decoding.
 
@@ -96,6 +96,18 @@ class FillMaskOptions(PipelineCommandOptions):
 
     def check(self) -> list[tuple[str, str]]:
         return positive(self, "top_k") + super().check()
+
+
+@dataclass(kw_only=True)
+class EmbedOptions(PipelineCommandOptions):
+    """`wellread embed`: texts through a bare encoder, pooled into one (normalised) vector each."""
+
+    pooling: str | None = option(None, choices=("mean", "cls"),
+                                 help="mean over the real tokens, or the [CLS] state (default: the model folder's "
+                                      "modules.json, else mean)")
+    normalize: bool = option(True, help="raw pooled vectors, not L2-normalised")
+    save_pooling: bool = option(False, help="store the pooling and normalisation in the model folder "
+                                            "(sentence-transformers layout: modules.json, 1_Pooling, 2_Normalize)")
 
 
 @dataclass(kw_only=True)

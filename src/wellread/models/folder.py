@@ -1,7 +1,7 @@
-"""A model folder, read once: where it is, its config, the head and labels it was saved with, and its length
-configuration.
+"""A model folder, read once: where it is, its config, the head and labels it was saved with, its length
+configuration and its sentence pooling (`wellread.models.sentence`: the sentence-transformers modules).
 
-`read_model_folder` resolves a local folder or a hub id and reads config.json and length_config.json; commands
+`read_model_folder` resolves a local folder or a hub id and reads config.json, length_config.json and modules.json; commands
 pass the `ModelFolder` on (to `load_model`, `load_for_task`, `load_pipeline`) instead of reading them again.
 The weights are read by `load_model`, the tokenizer by `ModelFolder.load_tokenizer`.
 """
@@ -17,11 +17,12 @@ from wellread.errors import CheckpointError, ConfigError
 from wellread.models import head_of_architecture
 from wellread.models.fingerprint import check_length_config
 from wellread.models.length import LengthConfig, read_length_config
+from wellread.models.sentence import MODULES, SentenceConfig, read_sentence_config
 from wellread.tokenizer import Tokenizer
 
 HUB_FILES = ["config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
              "pytorch_model.bin.index.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
-             "special_tokens_map.json"]
+             "special_tokens_map.json", MODULES, "1_Pooling/config.json", "sentence_bert_config.json"]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 UNNAMED_LABEL = re.compile(r"^LABEL_\d+$")
 
@@ -65,6 +66,8 @@ class ModelFolder:
     problem_type: str | None
     length_config: LengthConfig | None
     """length_config.json (a searched length configuration); None: full length."""
+    sentence: SentenceConfig = SentenceConfig()
+    """How `wellread embed` pools and normalises (modules.json; default mean, normalised)."""
 
     @property
     def regression(self) -> bool:
@@ -95,7 +98,7 @@ class ModelFolder:
 
 
 def read_model_folder(name_or_path: str | Path, revision: str | None = None) -> ModelFolder:
-    """Resolve a local folder or hub id and read its config.json and length_config.json."""
+    """Resolve a local folder or hub id and read its config.json, length_config.json and modules.json."""
     path = resolve_model_dir(name_or_path, revision)
     config = load_config(path)
     head: str | None = "base"
@@ -107,4 +110,4 @@ def read_model_folder(name_or_path: str | Path, revision: str | None = None) -> 
     labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if config.id2label else None
     check_length_config(path)  # a searched configuration fits the weights it was searched on only
     return ModelFolder(path, config, head, labels, config.problem_type,
-                       read_length_config(path, config.num_hidden_layers))
+                       read_length_config(path, config.num_hidden_layers), read_sentence_config(path))
