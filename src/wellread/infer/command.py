@@ -1,4 +1,5 @@
-"""What the pipeline commands (classify, tag, answer, fill-mask, embed, predict) share: reading inputs, writing outputs."""
+"""What the pipeline commands (classify, tag, answer, fill-mask, embed, predict) share: reading inputs, writing
+outputs."""
 
 from __future__ import annotations
 

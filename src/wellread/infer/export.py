@@ -247,8 +247,8 @@ class Export:
 def export(options: ExportOptions) -> Export:
     """`wellread export` and a recipe's export stage: read the model folder `options.model`, load its model with
     the head it was saved with (a bare encoder: its last hidden states, which the embed pipeline pools outside the
-    graph, so one file serves every pooling), write `options.format` files into `options.out` (default the model folder) and
-    check each against PyTorch (`export_folder`)."""
+    graph, so one file serves every pooling), write `options.format` files into `options.out` (default the model
+    folder) and check each against PyTorch (`export_folder`)."""
     folder = read_model_folder(options.model)
     model = pipeline_model(folder, TASK_HEADS[pipeline_task(folder)])
     out = Path(options.out or folder.path)

@@ -1,5 +1,5 @@
-"""The options of the inference commands (classify, tag, answer, fill-mask, embed, predict, bench) and of export, declared
-once as groups: how a pipeline runs (model, backend, ONNX folder, batch size, length, output), where its inputs
+"""The options of the inference commands (classify, tag, answer, fill-mask, embed, predict, bench) and of export,
+declared once as groups: how a pipeline runs (model, backend, ONNX folder, batch size, length, output), where its inputs
 come from, and the question-answering decoding.
 
 Each field is a command-line option (`wellread JOB --help`, see `wellread.options`); `ExportOptions` is also the

@@ -1,8 +1,8 @@
 """A model folder, read once: where it is, its config, the head and labels it was saved with, its length
 configuration and its sentence pooling (`wellread.models.sentence`: the sentence-transformers modules).
 
-`read_model_folder` resolves a local folder or a hub id and reads config.json, length_config.json and modules.json; commands
-pass the `ModelFolder` on (to `load_model`, `load_for_task`, `load_pipeline`) instead of reading them again.
+`read_model_folder` resolves a local folder or a hub id and reads config.json, length_config.json and modules.json;
+commands pass the `ModelFolder` on (to `load_model`, `load_for_task`, `load_pipeline`) instead of reading them again.
 The weights are read by `load_model`, the tokenizer by `ModelFolder.load_tokenizer`.
 """
 
