@@ -1,5 +1,6 @@
 """Evaluate a fine-tuned model on a task's dev (or test) data, beside the majority-class baseline: what
-`wellread evaluate` and a recipe's evaluate stage run.
+`wellread evaluate` and a recipe's evaluate stage run. `--task sts` scores a sentence-embedding model's zero-shot
+similarity instead (`wellread.finetune.sts`).
 
 The model folder must have the task's head and, for classifiers, the task's label set (in any order: predictions
 are read by label name). The majority baseline uses the train split when it is found beside the evaluated file,
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from wellread.errors import WellreadError
@@ -24,6 +26,7 @@ from wellread.finetune.run import (
     print_report,
     write_qa_predictions,
 )
+from wellread.finetune.sts import evaluate_sts, is_sts, speed_line
 from wellread.models.checkpoint import load_model
 from wellread.models.folder import read_model_folder
 from wellread.options import narrow
@@ -34,6 +37,11 @@ from wellread.train.run import bf16_enabled
 def evaluate(job: EvaluateOptions) -> dict[str, Any]:
     """Evaluate `job.model` on `job.split` of `job.data` and print the report; returns the results, also written to
     `job.output` (JSON) when given, and for QA the predictions to `job.predictions` (official SQuAD format)."""
+    if is_sts(job.task):
+        results = evaluate_sts(job)
+        print_report(results)
+        print(speed_line(results))
+        return write_results(results, job.output)
     if not job.data:
         raise WellreadError("--data is required: a data folder or SPLIT=FILE items")
     split, output, predictions = job.split, job.output, job.predictions
@@ -57,9 +65,15 @@ def evaluate(job: EvaluateOptions) -> dict[str, Any]:
     results: dict[str, Any] = {"task": task, "model": str(folder.path), "split": split, "files": prep.data.files,
                                "skipped_rows": prep.data.skipped_rows, **report.to_json()}
     print_report(results)
+    write_results(results, output)
+    if predictions and isinstance(prep.task, QATask):
+        write_qa_predictions(prep.task, report, predictions)
+    return results
+
+
+def write_results(results: dict[str, Any], output: Path | None) -> dict[str, Any]:
+    """Write `results` as JSON to `output` (when given); returns them."""
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    if predictions and isinstance(prep.task, QATask):
-        write_qa_predictions(prep.task, report, predictions)
     return results

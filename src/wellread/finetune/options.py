@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wellread.finetune.data import TASK_NAMES, CustomColumns
+from wellread.infer.backends import BACKENDS
 from wellread.options import option, positive
 from wellread.train.run import OverwriteOptions
 
@@ -160,9 +161,13 @@ class SplitOptions:
 
 @dataclass(kw_only=True)
 class EvaluateOptions(SplitOptions, PrecisionOptions, SubsetOptions, TaskDataOptions, ModelOptions):
-    """`wellread evaluate`: a fine-tuned model on a task's dev or test data."""
+    """`wellread evaluate`: a fine-tuned model on a task's dev or test data; or (--task sts) a sentence-embedding
+    model's zero-shot similarity on scored sentence pairs."""
 
     model: str | None = option(None, cli_required=True, help="model folder or Hugging Face hub id")
     output: Path | None = option(None, recipe=False, help="write the results as JSON to this file")
     predictions: Path | None = option(None, recipe=False,
                                       help="QA: write the predictions (official SQuAD format) to this file")
+    backend: str = option("auto", choices=BACKENDS,
+                          help="--task sts: the embed pipeline's backend (torch, torch-bf16, onnx, onnx-int8 after "
+                               "`wellread export`, auto as in `wellread embed`)")

@@ -231,13 +231,14 @@ def write_qa_predictions(task: QATask, report: EvalReport, path: Path) -> None:
 def print_report(results: dict[str, Any]) -> None:
     """Each metric beside its majority-class baseline; degenerate-model warnings loudly on stderr."""
     baselines = results.get("baselines", {})
+    baseline = results.get("baseline", "majority-class baseline")
     for name, detail in results.get("details", {}).items():
         count = ", ".join(f"{v} {k}" for k, v in detail.items() if k in ("examples", "questions", "sentences"))
         print(f"{name} ({count}):")
     for key, value in results["metrics"].items():
         line = f"  {key:<24} {value:8.2f}"
         if key in baselines:
-            line += f"   (majority-class baseline {baselines[key]:.2f})"
+            line += f"   ({baseline} {baselines[key]:.2f})"
         print(line)
     for warning in results.get("warnings", []):
         warn_loudly(warning)
