@@ -22,6 +22,7 @@ HEADS = {
     "tag": ("token-classification", NER_LABELS, None),
     "answer": ("question-answering", None, None),
     "fill-mask": ("masked-lm", None, None),
+    "embed": ("base", None, None),
 }
 
 

@@ -115,3 +115,27 @@ def test_a_classifier_is_not_an_embedding_model(tmp_path: Path, tok) -> None:
     folder = save_tiny(tmp_path / "clf", tok, head="sequence-classification")
     with pytest.raises(Exception, match="embed"):
         load_pipeline(folder, task="embed")
+
+
+@pytest.mark.slow
+def test_serve_embed_under_the_server_limits(encoder: Path) -> None:
+    """A bare encoder's server answers /embed with the pipeline's vectors, behind the API key, the input limits and
+    strict JSON; its head routes are someone else's (404)."""
+    httpx = pytest.importorskip("httpx")
+    from serve_helpers import running_server
+
+    with running_server(encoder, "--max-inputs", "4", "--max-chars", "100", key="k") as server:
+        url, auth = f"{server.url}/embed", server.auth
+        reply = httpx.post(url, json={"inputs": [TEXTS[0], {"text": TEXTS[1], "id": 7}]}, headers=auth, timeout=30)
+        assert reply.status_code == 200, reply.text
+        outputs = reply.json()["outputs"]
+        expected = load_pipeline(encoder, backend="torch").embed(TEXTS[:2])
+        assert outputs[1]["id"] == 7
+        assert np.asarray([o["embedding"] for o in outputs]) == pytest.approx(expected, abs=1e-5)
+        assert httpx.post(url, json={"inputs": ["x"]}, timeout=30).status_code == 401
+        assert httpx.post(url, json={"inputs": ["x"] * 5}, headers=auth, timeout=30).status_code == 413
+        for body in ('{"inputs": [" "]}', '{"inputs": ["' + "x" * 101 + '"]}', '{"inputs": [NaN]}'):
+            assert httpx.post(url, content=body, headers=auth, timeout=30).status_code == 422, body
+        assert httpx.post(f"{server.url}/classify", json={"inputs": ["x"]}, headers=auth, timeout=30).status_code == 404
+        health = httpx.get(f"{server.url}/health", headers=auth, timeout=30).json()
+        assert (health["task"], health["pooling"], health["normalize"]) == ("embed", "mean", True)

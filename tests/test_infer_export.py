@@ -13,16 +13,24 @@ from infer_models import make_models
 
 from wellread.cli import main
 from wellread.errors import WellreadError
-from wellread.infer import load_pipeline
-from wellread.infer.backends import OnnxBackend
+from wellread.infer import TASK_HEADS, load_pipeline
+from wellread.infer.backends import OnnxBackend, pipeline_model
 from wellread.infer.bench import measure, plot, table
 from wellread.infer.export import check_agreement, export_folder, export_onnx
+from wellread.infer.load import pipeline_task
 from wellread.models.checkpoint import load_model, save_model
 from wellread.models.fingerprint import fingerprint
+from wellread.models.folder import read_model_folder
 
 pytestmark = pytest.mark.slow  # every test exports ONNX models (seconds each)
 
 TEXTS = ["a gripping , funny film", "dull", "two hours of my life i will not get back , sadly", "ok ok ok"]
+
+
+def own_model(folder: Path) -> torch.nn.Module:
+    """The model a folder's pipeline runs (and its export traces): its head model, or a bare encoder's states."""
+    found = read_model_folder(folder)
+    return pipeline_model(found, TASK_HEADS[pipeline_task(found)])
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +38,15 @@ def exported(tmp_path_factory, tok) -> dict[str, Path]:
     """The tiny models, each with model.onnx and model_int8.onnx beside its weights."""
     models = make_models(tmp_path_factory.mktemp("onnx"), tok)
     for folder in models.values():
-        model, _ = load_model(folder)
+        model = own_model(folder)
         report = export_folder(model, folder, source=folder, int8=True)
         assert report[0].ok, report[0].line()
     return models
 
 
-@pytest.mark.parametrize("name", ["classify", "regression", "tag", "answer", "fill-mask"])
+@pytest.mark.parametrize("name", ["classify", "regression", "tag", "answer", "fill-mask", "embed"])
 def test_onnx_agrees_with_pytorch(exported, name: str) -> None:
-    model, _ = load_model(exported[name])
+    model = own_model(exported[name])
     fp32 = check_agreement(model, exported[name] / "model.onnx", "onnx")
     assert fp32.max_abs_diff < 1e-4 and fp32.top1_agreement == 1.0
     int8 = check_agreement(model, exported[name] / "model_int8.onnx", "onnx-int8", tolerance=None)

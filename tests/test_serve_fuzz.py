@@ -30,11 +30,12 @@ EXAMPLES = 150
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory, tok) -> tuple[Server, list[str], threading.Event]:
-    """(a classify server with small limits, the steady client's failures, its stop signal)."""
+@pytest.fixture(scope="module", params=["classify", "embed"])
+def fuzzed(request, tmp_path_factory, tok) -> tuple[Server, list[str], threading.Event]:
+    """(a classify or embed server with small limits, the steady client's failures, its stop signal)."""
+    task = request.param
     models = make_models(tmp_path_factory.mktemp("fuzz"), tok)
-    with running_server(models["classify"], "--max-inputs", "8", "--max-chars", "500", "--max-body-bytes", "20000",
+    with running_server(models[task], "--max-inputs", "8", "--max-chars", "500", "--max-body-bytes", "20000",
                         "--batch-size", "8", key=KEY) as server:
         failures: list[str] = []
         stop = threading.Event()
@@ -44,13 +45,13 @@ def fuzzed(tmp_path_factory, tok) -> tuple[Server, list[str], threading.Event]:
                 for i in range(100_000):
                     if stop.is_set():
                         break
-                    reply = client.post(f"{server.url}/classify", json={"inputs": [f"a gripping film {i}", "dull"]})
+                    reply = client.post(f"{server.url}/{task}", json={"inputs": [f"a gripping film {i}", "dull"]})
                     if reply.status_code != 200 or len(reply.json()["outputs"]) != 2:
                         failures.append(f"{reply.status_code}: {reply.text[:200]}")
 
         thread = threading.Thread(target=steady, daemon=True)
         thread.start()
-        yield server, failures, stop
+        yield server, failures, stop, task
         stop.set()
         thread.join(30)
     assert "Traceback" not in server.log(), server.log()
@@ -58,11 +59,11 @@ def fuzzed(tmp_path_factory, tok) -> tuple[Server, list[str], threading.Event]:
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_fuzzing_the_openapi_schema_finds_no_server_error(fuzzed, mode: GenerationMode) -> None:
-    server, _, _ = fuzzed
+    server, _, _, task = fuzzed
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", headers=server.auth)
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} == {"/health", "/classify"}
+    assert {op.path for op in operations} == {"/health", f"/{task}"}
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and operation.method.upper() == "GET":
             continue  # GET /health takes nothing that could be made invalid
@@ -76,7 +77,7 @@ def test_fuzzing_the_openapi_schema_finds_no_server_error(fuzzed, mode: Generati
 
 
 def test_the_server_is_alive_and_the_steady_client_never_failed(fuzzed) -> None:
-    server, failures, stop = fuzzed
+    server, failures, stop, _ = fuzzed
     stop.set()
     health = httpx.get(f"{server.url}/health", headers=server.auth, timeout=5).json()
     assert health["status"] == "ok" and health["requests"] > 0
