@@ -1,8 +1,11 @@
-"""Serve a fine-tuned model (or a masked-LM) over HTTP: a JSON API with fair micro-batching and limits.
+"""Serve a fine-tuned model (a masked-LM, or a sentence-embedding model) over HTTP: a JSON API with fair
+micro-batching and limits.
 
-The model's pipeline answers POST /classify, /tag, /answer or /fill-mask (whichever the model's head does):
-body {"inputs": [record, ...]}, reply {"outputs": [output, ...]} in the same order; records and outputs are
-those of the matching command (`wellread classify --help`, ...). GET /health reports the model, backend,
+The model's pipeline answers POST /classify, /tag, /answer, /fill-mask or /embed, whichever the model's head
+does: a server runs one model and one pipeline, and a bare encoder (config.json's architecture `BertModel`, as in
+all-MiniLM-L6-v2 or any sentence-transformers folder) is an embedding model, pooled as its modules.json says;
+another route answers 404 naming the one served. Body {"inputs": [record, ...]}, reply {"outputs": [output, ...]}
+in the same order; records and outputs are those of the matching command (`wellread classify --help`, ...). GET /health reports the model, backend,
 limits and counters; GET /openapi.json the request and response schemas. Records of concurrent requests run
 together in batches of up to --batch-size inputs and about --batch-tokens tokens (waiting at most
 --max-wait-ms for a batch to fill), taken first from the requests served least so far: a short request is not
@@ -21,6 +24,7 @@ Examples:
   wellread serve sst2-mini --port 8000
   curl -s localhost:8000/classify -d '{"inputs": ["a gripping film", {"text": "dull", "id": 2}]}'
   curl -s localhost:8000/health
+  wellread serve all-MiniLM-L6-v2 --port 8001    # a bare encoder: POST /embed {"inputs": ["a sentence"]}
   export WELLREAD_API_KEY=$(cat key.txt)        # a secret, not on the command line (other users see that)
   wellread serve qa-mini --backend onnx-int8 --host 10.0.0.5 --max-inputs 16
   curl -s 10.0.0.5:8000/answer -H "Authorization: Bearer $(cat key.txt)" \\
