@@ -139,3 +139,13 @@ def test_serve_embed_under_the_server_limits(encoder: Path) -> None:
         assert httpx.post(f"{server.url}/classify", json={"inputs": ["x"]}, headers=auth, timeout=30).status_code == 404
         health = httpx.get(f"{server.url}/health", headers=auth, timeout=30).json()
         assert (health["task"], health["pooling"], health["normalize"]) == ("embed", "mean", True)
+
+
+def test_predict_runs_a_bare_encoders_embed_pipeline_on_a_file(encoder: Path, tmp_path: Path, capsys) -> None:
+    table = tmp_path / "in.csv"
+    table.write_text("sentence,id\n" + "".join(f'"{t}",{i}\n' for i, t in enumerate(TEXTS[:2])))
+    assert run_cli("predict", "--model", encoder, "--input", table, "--text-column", "sentence",
+                   "--backend", "torch") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    expected = load_pipeline(encoder, backend="torch").embed(TEXTS[:2])
+    assert np.asarray([r["embedding"] for r in rows]) == pytest.approx(expected, abs=1e-5)

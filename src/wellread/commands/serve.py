@@ -5,11 +5,11 @@ The model's pipeline answers POST /classify, /tag, /answer, /fill-mask or /embed
 does: a server runs one model and one pipeline, and a bare encoder (config.json's architecture `BertModel`, as in
 all-MiniLM-L6-v2 or any sentence-transformers folder) is an embedding model, pooled as its modules.json says;
 another route answers 404 naming the one served. Body {"inputs": [record, ...]}, reply {"outputs": [output, ...]}
-in the same order; records and outputs are those of the matching command (`wellread classify --help`, ...). GET /health reports the model, backend,
-limits and counters; GET /openapi.json the request and response schemas. Records of concurrent requests run
-together in batches of up to --batch-size inputs and about --batch-tokens tokens (waiting at most
---max-wait-ms for a batch to fill), taken first from the requests served least so far: a short request is not
-stuck behind large ones, and a record that fails its batch fails only its own request.
+in the same order; records and outputs are those of the matching command (`wellread classify --help`, ...).
+GET /health reports the model, backend, limits and counters; GET /openapi.json the request and response schemas.
+Records of concurrent requests run together in batches of up to --batch-size inputs and about --batch-tokens
+tokens (waiting at most --max-wait-ms for a batch to fill), taken first from the requests served least so far: a
+short request is not stuck behind large ones, and a record that fails its batch fails only its own request.
 
 Limits (every route): a body over --max-body-bytes or more than --max-inputs inputs is refused with 413; a body
 that is not strict JSON, a bad record, an empty text or one over --max-chars characters with 422; a request

@@ -21,6 +21,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "tag": {"tokens": "tokens_column", "text": "text_column"},
     "answer": {"question": "question_column", "context": "context_column"},
     "fill-mask": {"text": "text_column"},
+    "embed": {"text": "text_column"},
 }
 """Pipeline task -> {record field: the option naming its column}; tagging takes tokens or else text."""
 
