@@ -149,3 +149,14 @@ def test_predict_runs_a_bare_encoders_embed_pipeline_on_a_file(encoder: Path, tm
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     expected = load_pipeline(encoder, backend="torch").embed(TEXTS[:2])
     assert np.asarray([r["embedding"] for r in rows]) == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_folder_with_modules_wellread_cannot_embed_with_still_loads_for_other_work(tmp_path: Path, tok) -> None:
+    folder = save_tiny(tmp_path / "dense", tok, head="sequence-classification")
+    (folder / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"},
+                                                     {"type": "sentence_transformers.models.Pooling"},
+                                                     {"type": "sentence_transformers.models.Dense"}]))
+    found = read_model_folder(folder)  # reads config.json: fine
+    assert load_pipeline(found, backend="torch")(["fine"])[0]["label"]
+    with pytest.raises(ConfigError, match="modules.json"):
+        _ = found.sentence

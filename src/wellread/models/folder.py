@@ -1,15 +1,17 @@
 """A model folder, read once: where it is, its config, the head and labels it was saved with, its length
 configuration and its sentence pooling (`wellread.models.sentence`: the sentence-transformers modules).
 
-`read_model_folder` resolves a local folder or a hub id and reads config.json, length_config.json and modules.json;
-commands pass the `ModelFolder` on (to `load_model`, `load_for_task`, `load_pipeline`) instead of reading them again.
-The weights are read by `load_model`, the tokenizer by `ModelFolder.load_tokenizer`.
+`read_model_folder` resolves a local folder or a hub id and reads config.json and length_config.json (modules.json
+when `sentence` is first asked for); commands pass the `ModelFolder` on (to `load_model`, `load_for_task`,
+`load_pipeline`) instead of reading them again. The weights are read by `load_model`, the tokenizer by
+`ModelFolder.load_tokenizer`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from wellread.config import BertConfig, load_config
@@ -66,8 +68,6 @@ class ModelFolder:
     problem_type: str | None
     length_config: LengthConfig | None
     """length_config.json (a searched length configuration); None: full length."""
-    sentence: SentenceConfig = SentenceConfig()
-    """How `wellread embed` pools and normalises (modules.json; default mean, normalised)."""
 
     @property
     def regression(self) -> bool:
@@ -92,6 +92,13 @@ class ModelFolder:
             return None
         return list(self.labels)
 
+    @cached_property
+    def sentence(self) -> SentenceConfig:
+        """How the embed pipeline pools and normalises (modules.json; default mean, normalised): read when first
+        asked for, so a sentence-transformers folder with modules wellread does not embed with (a Dense layer)
+        still fine-tunes and classifies."""
+        return read_sentence_config(self.path)
+
     def load_tokenizer(self) -> Tokenizer:
         """The folder's tokenizer."""
         return Tokenizer.load(self.path)
@@ -110,4 +117,4 @@ def read_model_folder(name_or_path: str | Path, revision: str | None = None) -> 
     labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if config.id2label else None
     check_length_config(path)  # a searched configuration fits the weights it was searched on only
     return ModelFolder(path, config, head, labels, config.problem_type,
-                       read_length_config(path, config.num_hidden_layers), read_sentence_config(path))
+                       read_length_config(path, config.num_hidden_layers))
