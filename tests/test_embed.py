@@ -54,6 +54,7 @@ def test_mean_and_cls_pooling_by_hand_and_independent_of_padding(encoder: Path, 
             assert np.linalg.norm(out, axis=1) == pytest.approx([1.0] * 4, abs=1e-5) or not normalize
 
 
+@pytest.mark.slow
 def test_wellread_folder_loads_in_sentence_transformers_with_the_same_vectors(encoder: Path, tmp_path: Path,
                                                                              tok, capsys) -> None:
     st = pytest.importorskip("sentence_transformers")
