@@ -11,6 +11,7 @@ from helpers import tiny_config
 from torch.utils.flop_counter import FlopCounterMode
 
 from wellread import hardware
+from wellread.cli import main
 from wellread.config import BertConfig, SqueezeBertConfig
 from wellread.errors import WellreadError
 from wellread.models import build_model
@@ -118,3 +119,23 @@ def test_features_read_the_cpu_flags(monkeypatch) -> None:
     assert hardware.bf16_supported()
     monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2", "avx512f"})
     assert not hardware.bf16_supported()
+
+
+def test_doctor_prints_the_machine_and_caches_the_probe(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WELLREAD_CACHE", str(tmp_path))
+    monkeypatch.setattr(hardware, "SHAPES", ((64, 32, 16),))  # a probe of milliseconds
+    threads = torch.get_num_threads()
+    try:
+        assert main(["doctor", "--json", "--seconds", "0.01", "--threads", "1"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert first["probe"]["cached"] is None and first["threads"] == 1 and first["cpu"] == hardware.cpu_model()
+        assert [r["shape"] for r in first["probe"]["rates"]][:1] == [[64, 32, 16]]
+        assert set(first["features"]) == set(hardware.FEATURES)
+        assert first["auto"]["training"] == ("bf16 autocast" if hardware.bf16_supported() else "fp32")
+        assert main(["doctor", "--threads", "1"]) == 0
+        text = capsys.readouterr().out
+        assert f"CPU: {hardware.cpu_model()}" in text and "fp32" in text and f"cached in {tmp_path}" in text
+        assert main(["doctor", "--json", "--no-cache", "--seconds", "0.01", "--threads", "1"]) == 0
+        assert json.loads(capsys.readouterr().out)["probe"]["cached"] is None
+    finally:
+        torch.set_num_threads(threads)

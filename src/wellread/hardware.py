@@ -79,13 +79,15 @@ def _product(precision: str, m: int, k: int, n: int) -> Callable[[], object]:
     return lambda: torch.mm(a, b)  # (m, n)
 
 
-def probe(shapes: Sequence[tuple[int, int, int]] = SHAPES, seconds: float = 0.3, repeats: int = 3) -> dict[str, Any]:
-    """Measure the best GEMM rate per precision over `shapes` (each timed for >= `repeats` calls and >= `seconds`
-    after one warm-up call; the fastest call counts). Returns {"peak": {precision: FLOP/s}, "rates": [{precision,
-    shape, flops_per_s}], "int8": method}; a precision this torch cannot run is left out of "peak"."""
+def probe(shapes: Sequence[tuple[int, int, int]] | None = None, seconds: float = 0.3,
+          repeats: int = 3) -> dict[str, Any]:
+    """Measure the best GEMM rate per precision over `shapes` (default `SHAPES`; each timed for >= `repeats` calls
+    and >= `seconds` after one warm-up call; the fastest call counts). Returns {"peak": {precision: FLOP/s},
+    "rates": [{precision, shape, flops_per_s}], "int8": method}; a precision this torch cannot run is left out
+    of "peak"."""
     rates, peak = [], {}
     for precision in PRECISIONS:
-        for m, k, n in shapes:
+        for m, k, n in shapes or SHAPES:
             try:
                 call = _product(precision, m, k, n)
                 best = min(time_calls(call, warmup=1, repeats=repeats, seconds=seconds))
@@ -167,3 +169,12 @@ def allocator() -> str:
         if f"lib{name}" in maps:
             return name
     return "glibc malloc" if platform.libc_ver()[0] == "glibc" else "the C library's malloc"
+
+
+def report(use_cache: bool = True, seconds: float = 0.3) -> dict[str, Any]:
+    """What `wellread doctor` prints: the CPU, its ISA features, torch's version, threads and CPU capability, the
+    allocator, and the measured peak GEMM rates (`measured_peak`)."""
+    return {"cpu": cpu_model(), "features": features(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "torch_capability": torch.backends.cpu.get_cpu_capability(),
+            "allocator": allocator(), "bf16_native": bf16_supported(),
+            "probe": measured_peak(use_cache=use_cache, seconds=seconds)}
