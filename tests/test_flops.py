@@ -14,6 +14,7 @@ from wellread import hardware
 from wellread.cli import main
 from wellread.config import BertConfig, SqueezeBertConfig
 from wellread.errors import WellreadError
+from wellread.infer import bench
 from wellread.models import build_model
 from wellread.models.flops import batch_flops, forward_flops, training_flops
 from wellread.train.loop import _show, _summarise
@@ -139,3 +140,21 @@ def test_doctor_prints_the_machine_and_caches_the_probe(tmp_path: Path, monkeypa
         assert json.loads(capsys.readouterr().out)["probe"]["cached"] is None
     finally:
         torch.set_num_threads(threads)
+
+
+def test_bench_rows_get_the_mfu_of_their_precision(monkeypatch) -> None:
+    peaks = {"fp32": 1e11, "bf16": 4e11, "int8": 8e11}
+    monkeypatch.setattr(bench, "peak_flops", lambda precision: peaks[precision])
+    rows = [bench.Timing(name, 16, 1.0, 2.0, throughput=500.0, batch_size=4)
+            for name in ("torch", "torch-bf16", "onnx-int8")]
+    # 4 inputs of 16 tokens, forward only; masked-LM: the head at positions 1, 8 and 15 of each
+    batches_per_s = 500.0 / 4
+    plain = forward_flops(CONFIG, [16] * 4) * batches_per_s
+    with_head = forward_flops(CONFIG, [16] * 4, masked_tokens=12) * batches_per_s
+    assert [r.mfu for r in bench.with_mfu(rows, CONFIG, 2000, masked_lm=False)] == pytest.approx(
+        [plain / 1e11, plain / 4e11, plain / 8e11])
+    assert bench.with_mfu(rows[:1], CONFIG, 2000, masked_lm=True)[0].mfu == pytest.approx(with_head / 1e11)
+    assert "| torch | 16 | 1.00 | 2.00 | 500 | " + f"{100 * plain / 1e11:.1f}% |" in bench.table(
+        bench.with_mfu(rows, CONFIG, 2000, False))
+    monkeypatch.setattr(bench, "peak_flops", lambda precision: None)  # WELLREAD_PEAK=off
+    assert bench.with_mfu(rows, CONFIG, 2000, False)[0].mfu is None and "| 500 | - |" in bench.table(rows)
