@@ -17,7 +17,7 @@ from wellread.errors import WellreadError
 from wellread.infer import bench
 from wellread.models import build_model
 from wellread.models.flops import batch_flops, forward_flops, training_flops
-from wellread.train.loop import _show, _summarise
+from wellread.train.loop import TrainArgs, Trainer, _show, _summarise
 
 # Hand-counted: H = 64, F = 128, L = 2, V = 100; two inputs of 10 and 6 real tokens, 3 masked positions.
 #   matmuls per token per layer 2 x (4 x 64^2 + 2 x 64 x 128) = 65,536; attention per layer 4 x 64 x s^2
@@ -158,3 +158,24 @@ def test_bench_rows_get_the_mfu_of_their_precision(monkeypatch) -> None:
         bench.with_mfu(rows, CONFIG, 2000, False))
     monkeypatch.setattr(bench, "peak_flops", lambda precision: None)  # WELLREAD_PEAK=off
     assert bench.with_mfu(rows, CONFIG, 2000, False)[0].mfu is None and "| 500 | - |" in bench.table(rows)
+
+
+class _Task:
+    """Just enough of a Task for the Trainer to be built."""
+
+    def num_examples(self) -> int:
+        return 4
+
+
+def test_trainer_counts_a_batch_from_its_mask_unless_the_task_counts_it(tmp_path: Path) -> None:
+    model = build_model(CONFIG, "masked-lm")
+    trainer = Trainer(model, _Task(), TrainArgs(tmp_path, batch_size=4, progress=False))
+    mask = torch.tensor([[1] * 10, [1] * 6 + [0] * 4])  # (2, 10)
+    masked = torch.zeros(2, 10, dtype=torch.bool)
+    masked[0, [1, 4]] = masked[1, 2] = True
+    batch = {"attention_mask": mask, "masked_positions": masked}
+    assert trainer._size(batch) == {"flops": 6_689_280, "tokens": 16.0}
+    assert trainer._size({"input_ids": mask}) == {}  # nothing to count from
+    task = _Task()
+    task.flops = lambda model, batch: 123.0  # a task that runs more than one pass counts its own
+    assert Trainer(model, task, TrainArgs(tmp_path, batch_size=4, progress=False))._size(batch) == {"flops": 123.0}

@@ -5,7 +5,7 @@ the exact batch), gradient accumulation, loss normalisation over the whole globa
 with DDP compute what 1 process computes), clipping, the warm-up/decay schedule, bf16 autocast, progress,
 periodic evaluation, best-model keeping and atomic checkpoints with `resume`. Its log records and progress bar
 show tokens/s and MFU: the model FLOPs of each batch's real tokens (wellread.models.flops, 3 x forward; a task may
-count its own with `flops(batch)`) over the elapsed time and the CPU's peak GEMM rate for the precision in use
+count its own with `flops(model, batch)`) over the elapsed time and the CPU's peak GEMM rate for the precision in use
 (wellread.hardware.peak_flops: bf16 under autocast, else fp32).
 
 A task supplies the data and the loss:
