@@ -3,7 +3,9 @@
 Same config and initial weights, batch 32 x 128 tokens, 15% of tokens masked (80/10/10), one optimizer step
 per batch. wellread projects to the vocabulary only at masked positions and uses the fused AdamW kernel;
 transformers computes logits at every position, as BertForMaskedLM(labels=...) does.
-Prints median tokens/s after warm-up for each and the ratio (targets: >= 4x tiny, >= 2x mini, fp32).
+Prints median tokens/s after warm-up for each and the ratio (targets: >= 4x tiny, >= 2x mini, fp32), and
+wellread's MFU: its training FLOPs (wellread.models.flops: 3 x forward, the MLM head at masked positions) per
+second over this CPU's peak GEMM rate in the precision (`wellread doctor`'s cached probe).
 
   python benchmarks/pretrain_throughput.py                       # tiny and mini, fp32 and bf16, 2 threads
   python benchmarks/pretrain_throughput.py --presets tiny --steps 10
@@ -21,7 +23,9 @@ import torch.nn.functional as F
 import transformers as hf
 
 from wellread.config import preset
+from wellread.hardware import peak_flops
 from wellread.models import build_model
+from wellread.models.flops import training_flops
 from wellread.train.masking import mask_tokens
 
 
@@ -50,6 +54,7 @@ def bench(name: str, dtype: str, steps: int, warmup: int) -> dict:
     opt_ours = torch.optim.AdamW(ours.parameters(), lr=1e-4, fused=True)
     opt_theirs = torch.optim.AdamW(theirs.parameters(), lr=1e-4)
     batches = make_batches(4, config.vocab_size)
+    flops = statistics.mean(training_flops(config, [128] * 32, int(b["positions"].sum())) for b in batches)
 
     def autocast():
         return torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
@@ -80,7 +85,9 @@ def bench(name: str, dtype: str, steps: int, warmup: int) -> dict:
     tokens = 32 * 128
     ours_tps = tokens / statistics.median(times["wellread"])
     theirs_tps = tokens / statistics.median(times["transformers"])
-    return {"wellread": ours_tps, "transformers": theirs_tps, "ratio": ours_tps / theirs_tps}
+    peak = peak_flops(dtype)
+    mfu = flops / statistics.median(times["wellread"]) / peak if peak else float("nan")
+    return {"wellread": ours_tps, "transformers": theirs_tps, "ratio": ours_tps / theirs_tps, "mfu": mfu}
 
 
 def main() -> None:
@@ -93,13 +100,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, transformers {hf.__version__}, {args.threads} threads, batch 32 x 128")
-    print("| preset | dtype | wellread tokens/s | transformers tokens/s | ratio |")
-    print("|---|---|---:|---:|---:|")
+    print("| preset | dtype | wellread tokens/s | transformers tokens/s | ratio | wellread MFU |")
+    print("|---|---|---:|---:|---:|---:|")
     for name in args.presets:
         for dtype in args.dtypes:
             r = bench(name, dtype, args.steps, args.warmup)
-            print(f"| {name} | {dtype} | {r['wellread']:.0f} | {r['transformers']:.0f} | {r['ratio']:.2f} |",
-                  flush=True)
+            print(f"| {name} | {dtype} | {r['wellread']:.0f} | {r['transformers']:.0f} | {r['ratio']:.2f} | "
+                  f"{100 * r['mfu']:.1f}% |", flush=True)
 
 
 if __name__ == "__main__":

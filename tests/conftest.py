@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# No test measures this CPU's peak GEMM rates (seconds each) unless it asks to: MFU is off by default
+# (hardware.peak_flops); tests of MFU set WELLREAD_PEAK to a number or WELLREAD_CACHE to a temporary folder.
+os.environ.setdefault("WELLREAD_PEAK", "off")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

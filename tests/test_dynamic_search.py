@@ -159,13 +159,13 @@ def test_flops_follow_the_kept_lengths() -> None:
     config = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
     n = torch.tensor([10])
     full = encoder_flops(config, LengthConfig.full(2), [10])
-    assert full == pytest.approx(2 * float(layer_flops(n, n, 64, 128)[0]))
+    assert full == pytest.approx(2 * float(layer_flops(config, n, n)[0]))
     assert full == pytest.approx(2 * 2 * (4 * 64 * 64 * 10 + 2 * 64 * 100 + 2 * 64 * 128 * 10))
     # a dropping layer: q/k/v and scores over all 10 tokens; context, output projection and FFN for the 5 kept
-    assert float(layer_flops(n, torch.tensor([5]), 64, 128)[0]) == pytest.approx(
+    assert float(layer_flops(config, n, torch.tensor([5]))[0]) == pytest.approx(
         2 * (3 * 64 * 64 * 10 + 64 * 100 + 64 * 5 * 10 + 64 * 64 * 5 + 2 * 64 * 128 * 5))
     half = encoder_flops(config, LengthConfig((0.5, 0.5), min_tokens=1), [10])
-    expected = layer_flops(n, torch.tensor([5]), 64, 128) + layer_flops(torch.tensor([5]), torch.tensor([5]), 64, 128)
+    expected = layer_flops(config, n, torch.tensor([5])) + layer_flops(config, torch.tensor([5]), torch.tensor([5]))
     assert half == pytest.approx(float(expected[0]))
     assert encoder_flops(config, LengthConfig.full(2), [10, 20]) > full
     assert encoder_flops(config, LengthConfig((1.0, 1.0), skip=(0,)), [10]) == pytest.approx(full / 2)

@@ -357,6 +357,19 @@ def test_an_unknown_dev_label_is_a_bad_row_or_skipped_and_counted(tmp_path) -> N
     assert "(bad rows skipped: 1 in dev)" in data.describe()
 
 
+def test_an_unknown_dev_tag_is_a_bad_row_or_skipped_and_counted(tmp_path) -> None:
+    train = write(tmp_path / "train.txt", "".join(f"Paris B-LOC\nis O\nnice{i} O\n\n" for i in range(4)))
+    dev = write(tmp_path / "dev.txt", "Rome B-LOC\nis O\n\nAda B-PER\nwrote O\n\n")
+    files = [f"train={train}", f"dev={dev}"]
+    with pytest.raises(DataError) as err:
+        load_task_data("ner", files)
+    assert f"{dev}:4: tag(s) B-PER not among the labels (O, B-LOC, I-LOC)" in str(err.value)
+    with pytest.warns(DataWarning, match="skipped 1 bad row"):
+        data = load_task_data("ner", files, skip_bad_rows=True)
+    assert [s.tokens for s in data.evals["ner"]] == [["Rome", "is"]]
+    assert data.skipped_rows["dev"]["rows"] == 1
+
+
 @pytest.mark.slow
 def test_skipped_rows_are_counted_in_results_json(models, tmp_path) -> None:
     files = custom_files(tmp_path)

@@ -83,7 +83,7 @@ def test_pipelines_on_onnx_give_pytorch_answers(exported, name: str) -> None:
             assert [p["token"] for p in a["predictions"][0]] == [p["token"] for p in b["predictions"][0]]
 
 
-def test_export_and_bench_commands(tok, tmp_path: Path, capsys) -> None:
+def test_export_and_bench_commands(tok, tmp_path: Path, capsys, monkeypatch) -> None:
     folder = make_models(tmp_path / "models", tok)["classify"]
     out = tmp_path / "onnx"
     assert main(["export", str(folder), "--onnx", "--int8", "--out", str(out)]) == 0
@@ -97,11 +97,13 @@ def test_export_and_bench_commands(tok, tmp_path: Path, capsys) -> None:
     assert [r.length for r in rows] == [8, 16] and all(r.p95_ms >= r.p50_ms > 0 and r.throughput > 0 for r in rows)
     assert "| onnx | 16 |" in table(rows)
     assert plot(rows, tmp_path / "bench.png", "tiny").stat().st_size > 1000
+    monkeypatch.setenv("WELLREAD_PEAK", "1e9")  # MFU against a given peak: no probe under tests
     assert main(["bench", str(folder), "--backends", "torch,onnx-int8", "--lengths", "8,16", "--seconds", "0.01",
                  "--batch-size", "2", "--onnx-dir", str(out), "--out", str(tmp_path / "bench")]) == 0
     saved = json.loads((tmp_path / "bench" / "bench.json").read_text())
     assert [(r["backend"], r["length"]) for r in saved["rows"]] == [("torch", 8), ("torch", 16), ("onnx-int8", 8),
                                                                     ("onnx-int8", 16)]
+    assert all(r["mfu"] > 0 for r in saved["rows"])
     assert "exporting" not in capsys.readouterr().out  # the files in --onnx-dir were used
 
 

@@ -15,6 +15,7 @@ from wellread.cli import build_parser, main
 from wellread.corpus.pack import PackedSequences, pack, split_sentences
 from wellread.models import build_model
 from wellread.models.checkpoint import read_state_dict
+from wellread.models.flops import batch_flops
 from wellread.options import from_args
 from wellread.textio import read_documents
 from wellread.tokenizer import Tokenizer
@@ -140,6 +141,23 @@ def run_training(packed: Path, out: Path, steps: int, resume: bool = False, cras
                      eval_every=3, progress=False, seed=7, **arg_overrides)
     Trainer(small_model(task.tok.vocab_size, dropout), task, args).fit(resume=resume)
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_log_records_tokens_per_s_and_mfu_of_the_real_tokens(packed: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WELLREAD_PEAK", "1e9")
+    log = [r for r in run_training(packed, tmp_path / "run", 2) if r["type"] == "train"]
+    task = make_task(packed, sentence_order=True)
+    args = TrainArgs(output_dir=tmp_path / "again", max_steps=2, batch_size=8, seed=7, progress=False)
+    trainer = Trainer(small_model(task.tok.vocab_size), task, args)
+    for record in log:
+        batches, _ = trainer._micro_batches(record["step"] - 1)  # the same batches: the seed fixes them
+        flops = sum(batch_flops(trainer.model.config, b) for b in batches)  # 3 x forward, MLM head at masked
+        tokens = sum(float(b["attention_mask"].sum()) for b in batches)
+        # mfu x peak = flops / s and tokens_per_s = tokens / s over the same seconds
+        assert record["mfu"] * 1e9 / record["tokens_per_s"] == pytest.approx(flops / tokens, rel=1e-6)
+    monkeypatch.setenv("WELLREAD_PEAK", "off")
+    assert all("mfu" not in r for r in run_training(packed, tmp_path / "off", 1))
 
 
 @pytest.mark.slow

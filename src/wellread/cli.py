@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("wellread.commands.bench", "latency and throughput across backends and lengths: table and plot"),
     "run": ("wellread.commands.run", "run a recipe: raw text -> pretrained, fine-tuned, evaluated model + card"),
     "quickstart": ("wellread.commands.quickstart", "offline demo recipe: raw text -> compact BERT + card in minutes"),
+    "doctor": ("wellread.commands.doctor", "this machine: CPU features, threads, allocator, auto choices, peak GEMM "
+                                           "rates (MFU)"),
 }
 """Command name -> (module, one-line help). Only the command being run is imported (torch is slow to load)."""
 

@@ -1,4 +1,6 @@
-"""Time a model's forward pass on every backend: batch-1 latency (p50/p95) and batch-32 throughput by length.
+"""Time a model's forward pass on every backend: batch-1 latency (p50/p95) and batch-32 throughput by length,
+with the throughput's MFU (forward model FLOPs per second over this CPU's peak GEMM rate in the backend's precision,
+from `wellread doctor`'s cached probe).
 
 Backends: torch (fp32), torch-bf16, onnx (fp32) and onnx-int8; the ONNX models are read from --onnx-dir (default
 the model folder) or, when missing there, exported to a temporary folder first (with the agreement check

@@ -1,5 +1,6 @@
-"""What a length configuration costs: FLOPs estimated from the real inputs' lengths, and CPU latency measured
-on real batches (fp32, no autograd, dynamic padding: batches of similar lengths padded to their longest).
+"""What a length configuration costs: FLOPs estimated from the real inputs' lengths (`wellread.models.flops`,
+re-exported here), and CPU latency measured on real batches (fp32, no autograd, dynamic padding: batches of
+similar lengths padded to their longest).
 
 Shapes: B batch, T tokens, H hidden size, F FFN size.
 """
@@ -12,31 +13,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wellread.config import BertConfig
+from wellread.models.flops import encoder_flops, layer_flops
 from wellread.models.length import LengthConfig
 from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.timing import time_calls, time_interleaved
 
-
-def layer_flops(n_in: Tensor, n_out: Tensor, hidden: int, ffn: int) -> Tensor:
-    """FLOPs (2 x multiply-adds) of one layer attending over n_in tokens and keeping n_out of them.
-
-    q/k/v and the attention scores see all n_in tokens (ranking needs every query's attention); the kept
-    queries' context, the attention output projection and the FFN only the n_out kept.
-    """
-    n_in, n_out = n_in.double(), n_out.double()
-    return 2 * (3 * hidden * hidden * n_in + hidden * n_in * n_in + hidden * n_out * n_in
-                + hidden * hidden * n_out + 2 * hidden * ffn * n_out)
-
-
-def encoder_flops(model_config: BertConfig, config: LengthConfig, lengths: Sequence[int]) -> float:
-    """Mean encoder FLOPs per input over inputs of `lengths` real tokens (padding not counted; skipped layers
-    cost nothing)."""
-    n = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
-    kept = config.token_lengths(n)  # (N, L + 1)
-    total = sum(layer_flops(kept[:, i], kept[:, i + 1], model_config.hidden_size, model_config.intermediate_size)
-                for i in range(config.layers) if i not in config.skip)
-    return float(total.mean())
+__all__ = ["encoder_flops", "latency_batches", "layer_flops", "measure_latency", "paired_latency"]
 
 
 def latency_batches(ids: Sequence[np.ndarray], types: Sequence[np.ndarray], pad_id: int, batch_size: int,

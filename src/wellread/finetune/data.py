@@ -24,6 +24,7 @@ from wellread.errors import DataError
 from wellread.tasks import (
     GLUE_TASKS,
     TASKS,
+    TaggedSentence,
     TaskSpec,
     UnknownTaskError,
     collect_labels,
@@ -34,7 +35,7 @@ from wellread.tasks import (
     tag_labels,
     task_file,
 )
-from wellread.tasks.common import BadRows
+from wellread.tasks.common import MAX_LISTED, BadRows
 from wellread.tasks.qa import squad_version
 
 QA_TASKS = ("squad", "squad2")
@@ -251,9 +252,39 @@ def load_task_data(task: str, data: Sequence[str | Path], *, train: bool = True,
         task_labels = collect_labels(train_examples)
     else:
         task_labels = []
+    if family == "tagging" and task_labels:
+        for s in needed:
+            evals[_eval_name(task, s)] = _known_tags(evals[_eval_name(task, s)], task_labels, Path(files[s]),
+                                                     skip_bad_rows, skipped_rows, s)
     return TaskData(task, family, train_examples, evals, task_labels, regression, spec,
                     {s: str(p) for s, p in files.items()}, version, scheme or default_scheme(task),
                     {_eval_name(task, s): s for s in needed}, skipped_rows)
+
+
+def _known_tags(sentences: list[TaggedSentence], labels: Sequence[str], path: Path, skip: bool,
+                skipped_rows: dict[str, dict[str, Any]], split: str) -> list[TaggedSentence]:
+    """The evaluation sentences whose tags are all among the model's `labels`; one with another tag is a bad row
+    (DataError naming file and line, or skipped and counted in `skipped_rows[split]` with `skip`), never scored
+    as a wrong prediction."""
+    known, bad = set(labels), BadRows(path)
+    kept = []
+    for sentence in sentences:
+        unknown = sorted(set(sentence.tags) - known)
+        if unknown:
+            bad.add(sentence.line, f"tag(s) {', '.join(unknown)} not among the labels ({', '.join(labels)})")
+        else:
+            kept.append(sentence)
+    found: list[BadRows] = []
+    bad.finish(skip, hint="pass --skip-bad-rows to leave these sentences out (they are counted in results.json)",
+               skipped=found)
+    if found:
+        previous = skipped_rows.get(split)
+        record = found[0].to_json()
+        if previous:  # rows already skipped while reading the file: one count for the file
+            record = {**previous, "rows": previous["rows"] + record["rows"],
+                      "first": (previous["first"] + record["first"])[:MAX_LISTED]}
+        skipped_rows[split] = record
+    return kept
 
 
 def _eval_name(task: str, split: str) -> str:

@@ -4,26 +4,31 @@ For each backend and length T: latency of one input of T tokens (p50 and p95 ove
 throughput of batches of 32 such inputs (sequences per second, from the median batch time). Inputs are
 unpadded random token ids, so this times the backend's forward pass alone (tokenization and batching are
 timed end to end by benchmarks/e2e_classify.py). Each measurement repeats for about `seconds` seconds after a
-warm-up, and at least `min_repeats` times.
+warm-up, and at least `min_repeats` times. MFU is the throughput runs' model FLOPs (forward only, real tokens,
+wellread.models.flops) per second over the CPU's peak GEMM rate in the backend's precision (wellread.hardware:
+fp32 for torch and onnx, bf16 for torch-bf16, int8 for onnx-int8).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from wellread.config import BertConfig
 from wellread.errors import WellreadError
+from wellread.hardware import peak_flops
 from wellread.infer.backends import ONNX_FILES, Backend, load_backend
 from wellread.infer.export import export_folder
 from wellread.infer.load import TASK_HEADS, pipeline_task
 from wellread.infer.options import BenchOptions
 from wellread.models.checkpoint import load_model
+from wellread.models.flops import batch_flops
 from wellread.models.folder import read_model_folder
 from wellread.timing import time_calls
 
@@ -38,6 +43,11 @@ class Timing:
     p95_ms: float  # batch 1
     throughput: float  # sequences/s at batch `batch_size`
     batch_size: int
+    mfu: float | None = None  # of the throughput runs; None without a peak (WELLREAD_PEAK=off)
+
+
+PRECISION = {"torch": "fp32", "torch-bf16": "bf16", "onnx": "fp32", "onnx-int8": "int8"}
+"""Each timed backend's matrix-product precision: whose peak rate its MFU is measured against."""
 
 
 def random_batch(vocab_size: int, batch: int, length: int, masked_lm: bool, seed: int = 0) -> dict[str, Tensor]:
@@ -70,10 +80,23 @@ def measure(backend: Backend, vocab_size: int, lengths: list[int], masked_lm: bo
     return rows
 
 
+def with_mfu(rows: list[Timing], config: BertConfig, vocab_size: int, masked_lm: bool) -> list[Timing]:
+    """`rows` with their MFU: the forward FLOPs of one throughput batch (the MLM head at its masked positions)
+    x batches per second / the peak of the backend's precision (unchanged rows where there is no peak)."""
+    out = []
+    for r in rows:
+        peak = peak_flops(PRECISION.get(r.backend, "fp32"))
+        flops = batch_flops(config, random_batch(vocab_size, r.batch_size, r.length, masked_lm), training=False)
+        out.append(replace(r, mfu=flops * r.throughput / r.batch_size / peak) if peak else r)
+    return out
+
+
 def table(rows: list[Timing]) -> str:
     """A Markdown table: one row per backend and length."""
-    lines = ["| backend | length | batch-1 p50 ms | batch-1 p95 ms | batch-32 seq/s |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r.backend} | {r.length} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.throughput:.0f} |" for r in rows]
+    lines = ["| backend | length | batch-1 p50 ms | batch-1 p95 ms | batch-32 seq/s | batch-32 MFU |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r.backend} | {r.length} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.throughput:.0f} | "
+              f"{'-' if r.mfu is None else f'{100 * r.mfu:.1f}%'} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -140,6 +163,7 @@ def bench(options: BenchOptions) -> list[Timing]:
             rows += measure(backend, model.config.vocab_size, lengths, head == "masked-lm", options.batch_size,
                             options.seconds)
             print(f"{name}: done", flush=True)
+    rows = with_mfu(rows, model.config, model.config.vocab_size, head == "masked-lm")
     print(table(rows))
     options.out.mkdir(parents=True, exist_ok=True)
     meta = {"model": str(folder.path), "threads": torch.get_num_threads(), "rows": as_json(rows)}

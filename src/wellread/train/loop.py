@@ -3,7 +3,10 @@
 The loop owns what every job shares: the data order (a seeded permutation per epoch, so a run resumes at
 the exact batch), gradient accumulation, loss normalisation over the whole global batch (so 2 processes
 with DDP compute what 1 process computes), clipping, the warm-up/decay schedule, bf16 autocast, progress,
-periodic evaluation, best-model keeping and atomic checkpoints with `resume`.
+periodic evaluation, best-model keeping and atomic checkpoints with `resume`. Its log records and progress bar
+show tokens/s and MFU: the model FLOPs of each batch's real tokens (wellread.models.flops, 3 x forward; a task may
+count its own with `flops(model, batch)`) over the elapsed time and the CPU's peak GEMM rate for the precision in use
+(wellread.hardware.peak_flops: bf16 under autocast, else fp32).
 
 A task supplies the data and the loss:
 
@@ -16,6 +19,8 @@ A task supplies the data and the loss:
         def save(self, model, folder: Path) -> None: ...
         # optional: def order(self, epoch: int, generator) -> list[int]  (e.g. length-grouped batches)
         # optional: def load(self, model, folder: Path) -> None  (restore what `save` wrote, to resume)
+        # optional: def flops(self, model, batch) -> float  (training FLOPs of a micro-batch, when the default,
+        #   one forward and backward of `model` over the batch's attention_mask, is not what the task computes)
         # optional: def loss_parts(self, model, batch) -> list[Callable[[], tuple[Tensor, dict[str, float]]]]
         #   the summed loss as parts the loop computes and back-propagates one at a time, so that only one
         #   part's activations are alive at once (LengthDrop's sandwich: one forward pass per sub-model). The
@@ -43,7 +48,10 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from wellread.config import BertConfig
 from wellread.errors import WellreadError
+from wellread.hardware import peak_flops
+from wellread.models.flops import batch_flops
 from wellread.train.optim import build_optimizer, warmup_linear
 from wellread.train.state import STATE_JSON, has_state, read_state, write_state
 
@@ -236,6 +244,9 @@ class Trainer:
                 loss_sum += float(loss.detach())
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
+            for k, v in self._size(batch).items():
+                if k not in stats:  # a task's own count wins
+                    sums[k] = sums.get(k, 0.0) + v
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                          self.args.max_grad_norm or float("inf")))
         self.optimizer.step()
@@ -245,6 +256,23 @@ class Trainer:
         keys = sorted(sums)
         reduced = _all_reduce([loss_sum, *(sums[k] for k in keys)])
         return {"loss": reduced[0] / total, "grad_norm": grad_norm, **dict(zip(keys, reduced[1:], strict=True))}
+
+    def _size(self, batch: dict) -> dict[str, float]:
+        """The batch's model FLOPs (`flops`) and, unless the task counts them, its real tokens (`tokens`)."""
+        config = getattr(self.model, "config", None)
+        if hasattr(self.task, "flops"):
+            return {"flops": float(self.task.flops(self.model, batch))}
+        if not isinstance(config, BertConfig) or not isinstance(batch, dict) or "attention_mask" not in batch:
+            return {}
+        return {"flops": batch_flops(config, batch), "tokens": float(batch["attention_mask"].sum())}
+
+    def peak(self) -> float | None:
+        """The MFU denominator of this run: the CPU's peak GEMM rate in the precision in use, times the processes
+        (process 0 reads or measures it; the others log nothing)."""
+        if self.rank != 0:
+            return None
+        peak = peak_flops("bf16" if self.args.bf16 else "fp32")
+        return peak * self.world if peak else None
 
     def _loss_parts(self, batch: dict) -> list[Callable[[], tuple[Tensor, dict[str, float]]]]:
         """The task's loss for `batch` as parts to back-propagate one by one (one part unless it splits it)."""
@@ -270,6 +298,8 @@ class Trainer:
                    desc="train", dynamic_ncols=True)
         window: list[dict] = []
         train_seconds, last_eval = 0.0, {}
+        peak = self.peak()
+        postfix = tuple(dict.fromkeys(("loss", *self.args.metrics_in_postfix, "tokens_per_s", "mfu")))
         try:
             while self.step < self.total_steps:
                 t0 = time.perf_counter()
@@ -278,10 +308,9 @@ class Trainer:
                 window.append(record)
                 bar.update(1)
                 if self.step % self.args.log_every == 0 or self.step == self.total_steps:
-                    summary = _summarise(window, train_seconds)
+                    summary = _summarise(window, train_seconds, peak)
                     summary.update(step=self.step, lr=self.scheduler.get_last_lr()[0])
-                    bar.set_postfix({k: f"{summary[k]:.4g}" for k in ("loss", *self.args.metrics_in_postfix)
-                                     if k in summary})
+                    bar.set_postfix({k: _show(k, summary[k]) for k in postfix if k in summary})
                     self._log(log, {"type": "train", **summary})
                     window, train_seconds = [], 0.0
                 at_eval = self.eval_every and self.step % self.eval_every == 0
@@ -338,8 +367,9 @@ def _truncate_log(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in lines if json.loads(line).get("step", 0) <= step))
 
 
-def _summarise(window: list[dict], seconds: float) -> dict[str, float]:
-    """Averages over the logging window; `correct`/`count` style sums become accuracies, `tokens` tokens/s."""
+def _summarise(window: list[dict], seconds: float, peak: float | None = None) -> dict[str, float]:
+    """Averages over the logging window; `correct`/`count` style sums become accuracies, `tokens` tokens/s,
+    `flops` the model-FLOPs utilisation against `peak` FLOP/s (`mfu`, a fraction)."""
     total = {k: sum(r.get(k, 0.0) for r in window) for k in window[0]}
     out = {"loss": total["loss"] / len(window), "grad_norm": total["grad_norm"] / len(window)}
     for key, value in total.items():
@@ -347,7 +377,14 @@ def _summarise(window: list[dict], seconds: float) -> dict[str, float]:
             out[key.replace("_correct", "_acc")] = value / total[key.replace("_correct", "_count")]
     if "tokens" in total:
         out["tokens_per_s"] = total["tokens"] / max(seconds, 1e-9)
+    if total.get("flops") and peak:
+        out["mfu"] = total["flops"] / max(seconds, 1e-9) / peak
     return out
+
+
+def _show(key: str, value: float) -> str:
+    """A progress-bar value: MFU as a percentage, anything else to 4 significant digits."""
+    return f"{100 * value:.1f}%" if key == "mfu" else f"{value:.4g}"
 
 
 def _jsonable(value: Any) -> Any:
