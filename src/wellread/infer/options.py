@@ -36,9 +36,10 @@ class PipelineOptions:
                                "bf16 for batches of 48+ tokens where the CPU has native bf16")
     onnx_dir: Path | None = option(None, help="folder of model.onnx / model_int8.onnx (default: the model's)")
     batch_size: int = option(32, help="inputs per forward pass")
-    max_length: int | None = option(None, help="tokens per input (default 512, QA 384, at most the model's "
-                                               "positions); longer inputs are truncated, QA contexts read in "
-                                               "overlapping windows")
+    max_length: int | None = option(None, help="tokens per input (default 512, QA 384, embed the folder's "
+                                               "sentence_bert_config.json max_seq_length when it has one; at most "
+                                               "the model's positions); longer inputs are truncated, QA contexts "
+                                               "read in overlapping windows")
 
     def check(self) -> list[tuple[str, str]]:
         return positive(self, "batch_size", "max_length")
