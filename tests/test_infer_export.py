@@ -130,3 +130,12 @@ def test_onnx_of_other_weights_or_labels_is_refused(tok, tmp_path: Path) -> None
     export_onnx(model, onnx / "model.onnx")  # no fingerprint recorded
     with pytest.raises(WellreadError, match="records no fingerprint"):
         load_pipeline(folder, backend="onnx", onnx_dir=onnx)
+
+
+def test_bench_times_a_bare_encoder_exporting_it_first(tok, tmp_path: Path, monkeypatch) -> None:
+    folder = make_models(tmp_path / "models", tok)["embed"]
+    monkeypatch.setenv("WELLREAD_PEAK", "off")
+    assert main(["bench", str(folder), "--backends", "torch,onnx", "--lengths", "8", "--seconds", "0.01",
+                 "--batch-size", "2", "--out", str(tmp_path / "bench")]) == 0
+    saved = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert [r["backend"] for r in saved["rows"]] == ["torch", "onnx"]

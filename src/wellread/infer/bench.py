@@ -23,11 +23,10 @@ from torch import Tensor
 from wellread.config import BertConfig
 from wellread.errors import WellreadError
 from wellread.hardware import peak_flops
-from wellread.infer.backends import ONNX_FILES, Backend, load_backend
+from wellread.infer.backends import ONNX_FILES, Backend, load_backend, pipeline_model
 from wellread.infer.export import export_folder
 from wellread.infer.load import TASK_HEADS, pipeline_task
 from wellread.infer.options import BenchOptions
-from wellread.models.checkpoint import load_model
 from wellread.models.flops import batch_flops
 from wellread.models.folder import read_model_folder
 from wellread.timing import time_calls
@@ -145,7 +144,7 @@ def bench(options: BenchOptions) -> list[Timing]:
         torch.set_num_threads(options.threads)
     folder = read_model_folder(options.model)
     head = TASK_HEADS[pipeline_task(folder)]
-    model, _ = load_model(folder, head)
+    model = pipeline_model(folder, head)  # a bare encoder too (its token states), as the pipelines run it
     if max(lengths) > model.config.max_position_embeddings:
         raise WellreadError(f"length {max(lengths)} is over the model's "
                             f"{model.config.max_position_embeddings} positions")
