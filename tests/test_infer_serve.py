@@ -161,6 +161,19 @@ class Panic(BaseException):
     """Like pyo3's PanicException (a tokenizer panic): not an Exception."""
 
 
+def submit_together(run, jobs: list[list[str]], **options) -> tuple[list, MicroBatcher]:
+    """Each job's result (or exception) when `jobs` are submitted together to a MicroBatcher running `run`."""
+    batcher = MicroBatcher(run, **options)
+
+    async def scenario() -> list:
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(job) for job in jobs), return_exceptions=True)
+        await batcher.close()
+        return results
+
+    return asyncio.run(scenario()), batcher
+
+
 def test_a_failing_batch_fails_only_its_requests() -> None:
     def run(batch: list[str]) -> list[str]:
         if "bad" in batch:
@@ -169,15 +182,7 @@ def test_a_failing_batch_fails_only_its_requests() -> None:
             raise Panic("rust panicked")
         return [s.upper() for s in batch]
 
-    async def scenario() -> list:
-        batcher = MicroBatcher(run, max_batch=1, max_wait=0.0)
-        batcher.start()
-        results = await asyncio.gather(*(batcher.submit([x]) for x in ("bad", "panic", "good")),
-                                       return_exceptions=True)
-        await batcher.close()
-        return results
-
-    bad, panic, good = asyncio.run(scenario())
+    (bad, panic, good), _ = submit_together(run, [["bad"], ["panic"], ["good"]], max_batch=1, max_wait=0.0)
     assert isinstance(bad, ValueError) and isinstance(panic, Panic) and good == ["GOOD"]
 
 
@@ -255,13 +260,7 @@ def test_a_failing_batch_is_retried_per_request_and_fails_only_the_bad_one() -> 
             raise ValueError("boom")
         return [s.upper() for s in batch]
 
-    async def scenario() -> list:
-        batcher = MicroBatcher(run, max_batch=16, max_wait=0.05)
-        batcher.start()
-        results = await asyncio.gather(*(batcher.submit(job) for job in (["a", "b"], ["c", "bad"], ["d"])),
-                                       return_exceptions=True)
-        await batcher.close()
-        return [*results, batcher.retried]
-
-    first, bad, last, retried = asyncio.run(scenario())
+    (first, bad, last), batcher = submit_together(run, [["a", "b"], ["c", "bad"], ["d"]], max_batch=16,
+                                                  max_wait=0.05)
+    retried = batcher.retried
     assert first == ["A", "B"] and last == ["D"] and isinstance(bad, ValueError) and retried == 1
