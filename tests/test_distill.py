@@ -41,6 +41,7 @@ from wellread.finetune import ClassificationTask, TaggingTask, load_task_data
 from wellread.models import HeadOutput, build_model
 from wellread.models.bert import EncoderOutput
 from wellread.models.checkpoint import load_model, read_state_dict, save_model
+from wellread.models.flops import forward_flops
 from wellread.tasks.common import Example
 from wellread.tasks.tag_features import encode_words
 from wellread.tokenizer import Tokenizer
@@ -247,6 +248,8 @@ def test_projection_is_trained_and_saved_only_when_widths_differ(tok, models, tm
     task = LayerDistillTask(Sequences(ids, [r * 0 for r in ids]), Sequences(ids[:2], [r * 0 for r in ids[:2]]),
                             teacher, tok, uniform_layer_map(2, 4), batch_size=4)
     out = tmp_path / "out"
+    batch = task.collate([0, 1], 0)  # MFU counts the student's training and the teacher's forward pass
+    assert task.flops(model, batch) == 3 * forward_flops(student.config, [5, 5]) + forward_flops(teacher.config, [5, 5])
     result = Trainer(model, task, TrainArgs(out, max_steps=3, batch_size=4, lr=1e-2, progress=False)).fit()
     assert result["val_layer_loss"] > 0 and {"val_hidden_loss", "val_attention_loss"} <= set(result)
     assert not any("proj" in key for key in read_state_dict(out))  # never in the student's weights

@@ -39,6 +39,7 @@ from wellread.errors import WellreadError
 from wellread.models import EncoderWithHead
 from wellread.models.bert import EncoderOutput
 from wellread.models.checkpoint import load_state, read_state_dict, save_model
+from wellread.models.flops import forward_flops
 from wellread.tasks.batching import eval_batches, pad_inputs
 from wellread.tokenizer import Tokenizer
 from wellread.train.order import length_grouped_order
@@ -177,6 +178,12 @@ class LayerDistillTask:
             teacher = encoder_of(self.teacher)(ids, mask, types, output_hidden_states=True,
                                                output_attention_scores=True)
         return layer_losses(hidden, scores, teacher, mask, self.layer_map, self.terms)
+
+    def flops(self, model: LayerStudent, batch: dict[str, Tensor]) -> float:
+        """Model FLOPs of a micro-batch (the loop's MFU): the student encoder's forward and backward (3x forward)
+        and the teacher encoder's forward, over the real tokens; the width projection's few are left out."""
+        lengths = batch["attention_mask"].sum(-1)  # (B,)
+        return 3 * forward_flops(model.student.config, lengths) + forward_flops(self.teacher.config, lengths)
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         """Summed (over sequences) sum of the layer losses; the terms as statistics."""
