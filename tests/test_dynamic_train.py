@@ -19,6 +19,7 @@ from wellread.finetune import ClassificationTask, QATask, TaggingTask, load_task
 from wellread.models import build_model
 from wellread.models.checkpoint import load_model
 from wellread.models.fingerprint import fingerprint
+from wellread.models.flops import batch_flops
 from wellread.models.length import FILE_NAME, LengthConfig
 from wellread.tokenizer import Tokenizer
 from wellread.train.loop import TrainArgs, Trainer
@@ -146,6 +147,44 @@ def test_the_loop_back_propagates_the_sandwich_model_by_model(tok, data, tmp_pat
     assert parts[0]["train_count"] == one[0]["train_count"] == 8  # the gold part's statistics
     for key, value in reference.items():
         assert torch.allclose(weights[key], value, atol=1e-6), key
+
+
+def test_flops_count_every_model_of_the_sandwich_at_its_lengths(tok, data, monkeypatch) -> None:
+    """Hand count, H 32, F 64, inputs of 10 and 6 real tokens: a layer taking a tokens in and keeping b costs
+    2 x (3 H^2 a + H a^2 + H a b + (H^2 + 2 H F) b) = 2 x (3072 a + 32 a^2 + 32 a b + 5120 b)."""
+    model, inner = classifier(tok, data)  # 3 layers
+    task = LengthDropTask(inner, 3, Sandwich(p=0.5, sub_models=1))
+    halves = LengthConfig((0.5, 0.5, 0.5))  # 10 -> 5, 5, 5 tokens; 6 -> 4 (the floor), 4, 4
+    middle = LengthConfig.build([None, 0.5, None])  # only layer 1 runs: 10 -> 5, 6 -> 4
+    monkeypatch.setattr(task, "sub_models", lambda seed: [halves, middle])
+    mask = torch.tensor([[1] * 10, [1] * 6 + [0] * 4])  # (2, 10)
+    batch = {"attention_mask": mask, "length_seed": 0}
+    full = 3 * (176_640 + 102_912)  # f(10, 10) + f(6, 6), three layers
+    drop = (122_240 + 2 * 85_120) + (81_664 + 2 * 67_584)  # f(10, 5) + 2 f(5, 5); f(6, 4) + 2 f(4, 4)
+    skip = 122_240 + 81_664  # f(10, 5); f(6, 4)
+    assert task.flops(model, batch) == pytest.approx(3 * (full + drop + skip), rel=1e-12)  # 4,655,616
+
+
+def test_flops_follow_the_draws_of_each_batch(tok, data) -> None:
+    model, inner = classifier(tok, data)
+    batch = inner.collate(list(range(8)), seed=0)
+    one_pass = batch_flops(model.config, batch)  # the loop's default: one forward and backward at full length
+    at_full = LengthDropTask(inner, 3, Sandwich(p=0.0, sub_models=2))  # every sub-model is the full model
+    assert at_full.flops(model, at_full.collate(list(range(8)), seed=0)) == pytest.approx(4 * one_pass)
+    task = LengthDropTask(inner, 3, Sandwich(p=0.4, sub_models=2, layerdrop=0.5))
+    counts = {task.flops(model, task.collate(list(range(8)), seed)) for seed in range(6)}
+    assert len(counts) > 1 and all(one_pass < c < 4 * one_pass for c in counts)  # the draws differ per seed
+
+
+@pytest.mark.slow
+def test_the_training_log_counts_the_sandwich_flops(tok, data, tmp_path) -> None:
+    model, inner = classifier(tok, data)
+    task = LengthDropTask(inner, 3, Sandwich(p=0.4, sub_models=2, layerdrop=0.5))
+    trainer = Trainer(model, task, TrainArgs(output_dir=tmp_path, max_steps=1, batch_size=8, progress=False))
+    batches = trainer._micro_batches(0)[0]  # the step's micro-batches
+    step = trainer.train_step()
+    assert step["flops"] == pytest.approx(sum(task.flops(model, b) for b in batches))
+    assert step["tokens"] == sum(float(b["attention_mask"].sum()) for b in batches)  # tokens/s still logged
 
 
 @pytest.mark.slow

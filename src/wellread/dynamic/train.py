@@ -8,7 +8,7 @@ one optimizer step; it back-propagates each model's loss before the next model r
 stays that of one forward pass. Optional LayerDrop: each random sub-model also skips each layer with probability
 `layerdrop` (never all of them), and the smallest can be given layers to skip (`smallest_skip`). Data order,
 batches and evaluation are the wrapped task's; evaluation reports the full model's metrics and the smallest
-sub-model's (prefixed `smallest_`).
+sub-model's (prefixed `smallest_`). The loop's MFU counts every model of the sandwich (`flops`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from wellread.errors import ConfigError
 from wellread.finetune.base import FinetuneTask, forward
 from wellread.finetune.tagging import IGNORE
 from wellread.models import HeadOutput
+from wellread.models.flops import encoder_flops
 from wellread.models.length import MIN_TOKENS, LengthConfig, check_drop_probability, sample, smallest
 
 
@@ -165,6 +166,18 @@ class LengthDropTask:
             loss, part_stats = part()
             total, stats = total + loss, stats | part_stats
         return total, stats
+
+    def flops(self, model: nn.Module, batch: dict) -> float:
+        """Model FLOPs of a micro-batch (the loop's MFU): forward and backward (3 x forward) of each model the
+        sandwich runs on it, the full model and the batch's sub-models (`sub_models` of its seed: the same draws
+        `loss_parts` makes), each over the real tokens its length configuration keeps per layer (skipped layers
+        cost nothing). The teacher is the full model's own detached logits, no extra pass. As in
+        `wellread.models.flops`, the task's head (pooler and classifier, or a per-token H x 2 / H x C projection)
+        is left out."""
+        config = _bert_of(model).config
+        lengths = batch["attention_mask"].sum(-1).tolist()  # (B,) real tokens per input
+        models = [LengthConfig.full(self.layers), *self.sub_models(batch["length_seed"])]
+        return 3.0 * len(lengths) * sum(encoder_flops(config, sub, lengths) for sub in models)  # mean x B = sum
 
     # --- evaluation and saving ---------------------------------------------------------------------
 
