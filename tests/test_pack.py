@@ -14,6 +14,7 @@ from wellread.cli import main
 from wellread.corpus.pack import DocumentStreamPacker, PackedSequences, pack, split_sentences
 from wellread.textio import read_documents
 from wellread.tokenizer import Tokenizer
+from wellread.train.pretraining import MaskingOptions, PretrainingTask
 
 WORDS = ("the", "cat", "dog", "sat", "on", "mat", "ran", "far", "away", "house", "garden", "tree", "river",
          "unbelievable", "extraordinary", "walked", "jumped")
@@ -109,3 +110,15 @@ def test_corpus_pack_cli_across_documents_prints_the_fill_rate(corpus, tmp_path:
     printed = capsys.readouterr().out
     assert "len32/train:" in printed and "fill " in printed and "% of 32, 0 tokens truncated" in printed
     assert json.loads((out / "pack_report.json").read_text())["fill"]["len32/train"]["separators"] > 0
+
+
+def test_training_reads_across_document_sequences_and_never_masks_their_separators(corpus, tmp_path: Path) -> None:
+    packed(corpus, tmp_path, across=True)
+    tok = corpus[1]
+    data = PackedSequences(tmp_path / "len64" / "train")
+    task = PretrainingTask(data, None, tok, MaskingOptions(sentence_order=True, rate=0.5))
+    batch = task.collate(list(range(len(data))), seed=0)
+    unmasked_seps = (batch["input_ids"] == tok.sep_token_id) & ~batch["masked_positions"]  # (B, T)
+    inner = unmasked_seps.sum(1) - 2  # the separators stored between documents, all kept as they are
+    assert int(inner.sum()) == np.asarray(data.tokens).tolist().count(tok.sep_token_id) > 0
+    assert not (batch["mlm_labels"] == tok.sep_token_id).any()
