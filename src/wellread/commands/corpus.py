@@ -97,14 +97,18 @@ Tokenize a corpus into fixed-length, two-segment training sequences for `wellrea
 
 Sentences of one document are gathered up to the length budget and split at a random sentence boundary into
 segments A and B (real pairs for sentence-order prediction); 10% of sequences get a shorter random length; no
-sequence crosses documents. A document goes to the validation split by a hash of its text (--val-permille),
-so the split is stable when the corpus is rebuilt from a newer snapshot. Output in --out: tokenizer/ (the
-vocabulary, trained here with --vocab-size or copied from --tokenizer), len{L}/train and len{L}/val per
---max-length L (memory-mapped token shards with an index), pack_report.json.
+sequence crosses documents unless --across-documents (then consecutive documents share a sequence, [SEP]
+between them, attention not blocked; the A/B cut stays inside one document). A document goes to the
+validation split by a hash of its text (--val-permille), so the split is stable when the corpus is rebuilt
+from a newer snapshot. Output in --out: tokenizer/ (the vocabulary, trained here with --vocab-size or copied
+from --tokenizer), len{L}/train and len{L}/val per --max-length L (memory-mapped token shards with an
+index), pack_report.json (with each split's fill rate, real tokens / (sequences x max length), and the
+tokens truncated).
 
 Examples:
   wellread corpus pack corpus/ --vocab-size 30522 --max-length 128 512 --out packed/
   wellread corpus pack corpus/ --tokenizer bert-base-vocab/ --max-length 128 --out packed/
+  wellread corpus pack corpus/ --tokenizer bert-base-vocab/ --max-length 128 --across-documents --out packed/
 """
 
 
@@ -121,7 +125,9 @@ def _run_pack(args: argparse.Namespace) -> int:
     report = pack_corpus(options)
     print(f"{report.documents} documents ({report.validation_documents} held out), {report.sentences} sentences")
     for name, index in report.splits.items():
-        print(f"  {name}: {index['sequences']} sequences, {index['tokens']} tokens")
+        fill = report.fill[name]
+        print(f"  {name}: {index['sequences']} sequences, {index['tokens']} tokens, fill {fill['fill_rate']:.1%} of "
+              f"{index['max_length']}, {fill['truncated']} tokens truncated")
     print(f"wrote {options.out} (tokenizer/, len*/train|val, pack_report.json)")
     return 0
 

@@ -2,12 +2,16 @@
 
 Sequences are built as BERT's create_pretraining_data builds them: sentences of one document are gathered
 until the target length, then split at a random sentence boundary into segments A and B (so
-sentence-order prediction has real segment pairs); 10% of sequences get a shorter random target. No
-sequence crosses a document. Documents are assigned to the validation split by a hash of their text, so
-the split is stable when the corpus grows.
+sentence-order prediction has real segment pairs); 10% of sequences get a shorter random target. By default
+no sequence crosses a document. With `across_documents`, consecutive documents of a split share a sequence,
+each separated from the next by a [SEP] token kept in the token stream (attention is not blocked between
+them); the A/B cut is still made inside one document (at a sentence boundary, or mid-sentence when no document
+in the sequence has two), so sentence-order pairs come from one document. Documents are assigned to the
+validation split by a hash of their text, so the split is stable when the corpus grows.
 
 On disk, per maximum length and split (`len128/train`, `len128/val`, ...):
-  tokens.bin   all token ids, uint16 (uint32 for vocabularies over 65,536), no special tokens
+  tokens.bin   all token ids, uint16 (uint32 for vocabularies over 65,536), no special tokens (with
+               across_documents: [SEP] between two documents of one sequence)
   offsets.npy  int64 (N+1,): sequence i is tokens[offsets[i]:offsets[i+1]]
   a_lens.npy   int32 (N,): the length of segment A
   index.json   counts, dtype, max length, vocabulary size
@@ -125,21 +129,99 @@ def document_sequences(sentences: list[list[int]], max_length: int, short_seq_pr
         target = budget if rng.random() >= short_seq_prob else int(rng.integers(2, budget + 1))
 
 
+class DocumentStreamPacker:
+    """Packs consecutive documents into sequences of at most max_length - 3 stored tokens, a [SEP] id between
+    two documents; `add()` one document's sentences at a time, `finish()` at the end. Unlike
+    `document_sequences` a piece that would overshoot starts the next sequence, so nothing is truncated; only
+    a sequence with no piece of two tokens (no A/B cut inside one document) is dropped (counted in `dropped`)."""
+
+    def __init__(self, writer: SequenceWriter, max_length: int, short_seq_prob: float, sep_id: int,
+                 rng: np.random.Generator) -> None:
+        self.writer, self.budget, self.short_seq_prob, self.sep_id, self.rng = (
+            writer, max_length - 3, short_seq_prob, sep_id, rng)
+        self.pieces: list[tuple[int, list[int]]] = []  # (document number, piece) of the open sequence
+        self.length = 0  # stored tokens of the open sequence, separators included
+        self.documents = self.separators = self.dropped = 0
+        self.target = self._target()
+
+    def _target(self) -> int:
+        return self.budget if self.rng.random() >= self.short_seq_prob else int(self.rng.integers(2, self.budget + 1))
+
+    def add(self, sentences: list[list[int]]) -> None:
+        pieces = [s[i:i + self.budget] for s in sentences if s for i in range(0, len(s), self.budget)]
+        self.documents += 1
+        for k, piece in enumerate(pieces):
+            cost = len(piece) + (k == 0 and bool(self.pieces))  # a new document after another: one [SEP]
+            if self.pieces and self.length + cost > self.target:
+                self._emit()
+                cost = len(piece)
+            self.pieces.append((self.documents, piece))
+            self.length += cost
+            if self.length >= self.target:
+                self._emit()
+
+    def finish(self) -> None:
+        if self.pieces:
+            self._emit()
+
+    def _join(self, pieces: list[tuple[int, list[int]]]) -> list[int]:
+        out: list[int] = []
+        for j, (doc, piece) in enumerate(pieces):
+            if j and doc != pieces[j - 1][0]:
+                out.append(self.sep_id)
+                self.separators += 1
+            out.extend(piece)
+        return out
+
+    def _emit(self) -> None:
+        pieces, self.pieces, self.length, self.target = self.pieces, [], 0, self._target()
+        cuts = [j for j in range(1, len(pieces)) if pieces[j][0] == pieces[j - 1][0]]  # sentence ends in a document
+        if cuts:
+            cut = cuts[int(self.rng.integers(len(cuts)))]
+        else:  # no document with two pieces here: cut one piece of two or more tokens in halves
+            long = [j for j, (_, piece) in enumerate(pieces) if len(piece) >= 2]
+            if not long:
+                self.dropped += sum(len(piece) for _, piece in pieces)
+                return
+            j = long[int(self.rng.integers(len(long)))]
+            doc, piece = pieces[j]
+            pieces[j:j + 1] = [(doc, piece[:len(piece) // 2]), (doc, piece[len(piece) // 2:])]
+            cut = j + 1
+        self.writer.add(self._join(pieces[:cut]), self._join(pieces[cut:]))
+
+
+def fill_report(index: dict, text_tokens_in: int, separators: int) -> dict:
+    """Fill rate of one packed split: real tokens ([CLS], the two [SEP]s and the stored ids, separators included)
+    over sequences x max_length; and the input's text tokens against those written (the rest was truncated)."""
+    n, length = index["sequences"], index["max_length"]
+    real = index["tokens"] + 3 * n
+    written = index["tokens"] - separators
+    return {"sequences": n, "real_tokens": real, "fill_rate": round(real / (n * length), 6) if n else 0.0,
+            "text_tokens_in": text_tokens_in, "text_tokens_written": written, "truncated": text_tokens_in - written,
+            "separators": separators}
+
+
 @dataclass
 class PackReport:
     documents: int = 0
     validation_documents: int = 0
     sentences: int = 0
     splits: dict[str, dict] = field(default_factory=dict)
+    fill: dict[str, dict] = field(default_factory=dict)  # per split: see fill_report
 
 
 def pack(documents: Iterable[str], tokenizer: Tokenizer, out_dir: Path, max_lengths: list[int],
          val_permille: int = 10, short_seq_prob: float = 0.1, seed: int = 0, batch_docs: int = 512,
-         progress: bool = True) -> PackReport:
-    """Tokenize documents and write `len{L}/{train,val}` for each maximum length L."""
+         progress: bool = True, across_documents: bool = False) -> PackReport:
+    """Tokenize documents and write `len{L}/{train,val}` for each maximum length L (across_documents: several
+    documents per sequence, see DocumentStreamPacker)."""
     report = PackReport()
     writers = {(L, split): SequenceWriter(out_dir / f"len{L}" / split, tokenizer.vocab_size, L)
                for L in max_lengths for split in ("train", "val")}
+    streams = {key: DocumentStreamPacker(w, key[0], short_seq_prob, tokenizer.sep_token_id,
+                                         np.random.default_rng([seed, key[0], key[1] == "val"]))
+               for key, w in writers.items()} if across_documents else {}
+    tokens_in = dict.fromkeys(writers, 0)
     backend = tokenizer.backend
     bar = tqdm(desc="pack", unit=" docs", disable=not progress)
 
@@ -156,6 +238,10 @@ def pack(documents: Iterable[str], tokenizer: Tokenizer, out_dir: Path, max_leng
             report.sentences += len(sents)
             rng = np.random.default_rng([seed, report.documents])
             for L in max_lengths:
+                tokens_in[(L, split)] += sum(len(s) for s in doc_ids)
+                if across_documents:
+                    streams[(L, split)].add(doc_ids)
+                    continue
                 for a, b in document_sequences(doc_ids, L, short_seq_prob, rng):
                     writers[(L, split)].add(a, b)
         bar.update(len(docs))
@@ -169,8 +255,12 @@ def pack(documents: Iterable[str], tokenizer: Tokenizer, out_dir: Path, max_leng
     if batch:
         flush(batch)
     bar.close()
+    for stream in streams.values():
+        stream.finish()
     for (L, split), writer in writers.items():
-        report.splits[f"len{L}/{split}"] = writer.close()
+        report.splits[f"len{L}/{split}"] = index = writer.close()
+        separators = streams[(L, split)].separators if across_documents else 0
+        report.fill[f"len{L}/{split}"] = fill_report(index, tokens_in[(L, split)], separators)
     tokenizer.save(out_dir / "tokenizer")
     (out_dir / "pack_report.json").write_text(json.dumps(report.__dict__, indent=2) + "\n")
     return report
@@ -194,6 +284,9 @@ class PackOptions:
     val_permille: int = option(10, help="documents per thousand held out for validation")
     short_seq_prob: float = option(0.1, help="share of sequences given a shorter random length, as BERT")
     seed: int = option(0, help="random seed")
+    across_documents: bool = option(False, help="pack several documents into one sequence, [SEP] between them "
+                                                "(attention not blocked; sentence-order pairs still from one "
+                                                "document): fuller sequences from short documents")
     progress: bool = option(True, help="no progress bar")
 
     def check(self) -> list[tuple[str, str]]:
@@ -223,4 +316,5 @@ def pack_corpus(opts: PackOptions) -> PackReport:
         tokenizer = Tokenizer.train(read_documents(paths), vocab_size=opts.vocab_size,
                                     min_frequency=opts.min_frequency, show_progress=opts.progress)
     return pack(read_documents(paths), tokenizer, Path(opts.out), opts.max_length, val_permille=opts.val_permille,
-                short_seq_prob=opts.short_seq_prob, seed=opts.seed, progress=opts.progress)
+                short_seq_prob=opts.short_seq_prob, seed=opts.seed, progress=opts.progress,
+                across_documents=opts.across_documents)
